@@ -1,0 +1,12 @@
+//! HTTP plumbing shared by the services and the gateway.
+
+pub mod extract;
+pub mod observe;
+pub mod pagination;
+pub mod probes;
+pub mod request_id;
+
+pub use extract::configure_extractors;
+pub use observe::observe;
+pub use pagination::{Page, PageParams};
+pub use probes::{Probe, ProbeFuture, ScrapeHook, ServiceInfo};
