@@ -91,3 +91,15 @@ url_add_param() {
         printf '%s?%s' "$url" "$kv"
     fi
 }
+
+# close_inherited_fds: closes every file descriptor above 2 of the current (sub)shell. Call it in
+# the subshell that execs a daemon, so the daemon holds no lock or pipe of its caller.
+close_inherited_fds() {
+    local fd
+    for fd in "/proc/$BASHPID/fd/"*; do
+        fd=${fd##*/}
+        if ((fd > 2)); then
+            eval "exec $fd>&-" 2>/dev/null || true
+        fi
+    done
+}

@@ -8,7 +8,8 @@
 -- (topition, offset_id), `record.transaction_id`, `scram_credential`). That file is not part of
 -- the published crates (their `src/ddl/*.sql` is the SQLite dialect), so it is checked in here.
 -- Checked against every query of tansu-storage 0.6.0 (`src/sql/*.sql`, `src/pg/*.sql`) by
--- preparing each one against this schema. Unmodified apart from this comment block.
+-- preparing each one against this schema. Unmodified apart from this comment block and the
+-- local addition at the end (topic_delete_guard), which works around a tansu 0.6.0 bug.
 --
 -- -*- mode: sql; sql-product: postgres; -*-
 -- Copyright ⓒ 2024-2025 Peter Morgan <peter.james.morgan@gmail.com>
@@ -565,3 +566,30 @@ create table if not exists scram_credential (
   last_updated timestamp default current_timestamp not null,
   created_at timestamp default current_timestamp not null
 );
+
+-- ---------------------------------------------------------------------------------------------
+-- Local addition (not upstream): topic_delete_guard.
+--
+-- tansu 0.6.0 deletes a topic with `src/sql/topic_delete_by.sql`:
+--     delete from topic where topic.cluster in
+--         (select c.id from cluster c join topic t on t.cluster = c.id
+--          where c.name = $1 and t.name = $2)
+-- which matches EVERY topic of the cluster, so deleting one topic (a test cleaning up its
+-- prefixed topics) silently drops all others, and through `on delete cascade` their partitions,
+-- records and committed offsets. Seen here: delete_topics(['x-a']) left no topic at all.
+-- In the same transaction tansu first deletes the target topic's `topition` rows, and it creates
+-- a topic together with its topitions in one transaction, so "still has topitions" tells the
+-- innocent topics apart: the trigger skips those rows and lets the target go.
+create or replace function topic_delete_guard () returns trigger language plpgsql as $$
+begin
+    if exists (select 1 from topition where topition.topic = old.id) then
+        return null; -- not the topic being deleted: keep it
+    end if;
+    return old;
+end;
+$$;
+
+drop trigger if exists topic_delete_guard on topic;
+
+create trigger topic_delete_guard before delete on topic
+for each row execute function topic_delete_guard ();

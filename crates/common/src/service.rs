@@ -202,6 +202,7 @@ impl HttpApp {
             trigger,
             background,
             flush_on_stop: self.flush_on_stop,
+            shutdown_grace: self.shutdown_grace,
         })
     }
 }
@@ -215,6 +216,7 @@ pub struct RunningService {
     trigger: ShutdownTrigger,
     background: Vec<JoinHandle<()>>,
     flush_on_stop: Option<EventProducer>,
+    shutdown_grace: Duration,
 }
 
 impl RunningService {
@@ -243,7 +245,10 @@ impl RunningService {
     /// Stop accepting and drain in-flight requests; then stop consumers (they commit offsets) and
     /// the relay; then flush the producer.
     pub async fn stop(self) {
-        self.server_handle.stop(true).await;
+        // actix bounds the drain by `shutdown_timeout`; the outer bound guards against a stuck stop.
+        if tokio::time::timeout(self.shutdown_grace + Duration::from_secs(5), self.server_handle.stop(true)).await.is_err() {
+            tracing::warn!(service = %self.name, "the HTTP server did not stop in time");
+        }
         self.trigger.trigger();
         for task in self.background {
             if tokio::time::timeout(Duration::from_secs(15), task).await.is_err() {
