@@ -8,6 +8,8 @@ use anyhow::Context;
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel::migration::{Migration, MigrationSource};
+use diesel::pg::Pg;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use diesel_async::pooled_connection::deadpool::PoolError;
@@ -70,25 +72,31 @@ fn run_migrations_blocking(url: &str, service_migrations: EmbeddedMigrations) ->
         .context("connecting to the database to migrate it")?;
     conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
         .context("taking the migration lock")?;
-    let result = apply(&mut conn, COMMON_MIGRATIONS, "common")
-        .and_then(|()| apply(&mut conn, service_migrations, "service"));
+    let result = apply(&mut conn, ServiceMigrations(service_migrations));
     // Closing the session would release the lock too; unlocking keeps the intent explicit.
     let _ = conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
     result
 }
 
-fn apply(
-    conn: &mut impl MigrationHarness<diesel::pg::Pg>,
-    migrations: EmbeddedMigrations,
-    which: &str,
-) -> anyhow::Result<()> {
-    let applied = conn
-        .run_pending_migrations(migrations)
-        .map_err(|err| anyhow::anyhow!("{which} migrations failed: {err}"))?;
+fn apply(conn: &mut impl MigrationHarness<Pg>, migrations: ServiceMigrations) -> anyhow::Result<()> {
+    let applied =
+        conn.run_pending_migrations(migrations).map_err(|err| anyhow::anyhow!("migrations failed: {err}"))?;
     if !applied.is_empty() {
-        tracing::info!(migrations.count = applied.len(), migrations.set = which, "applied database migrations");
+        tracing::info!(migrations.count = applied.len(), "applied database migrations");
     }
     Ok(())
+}
+
+/// The common migrations followed by the service's own, as one source: diesel's revert looks up
+/// every applied version in the source it is given, so the two sets must be seen together.
+struct ServiceMigrations(EmbeddedMigrations);
+
+impl MigrationSource<Pg> for ServiceMigrations {
+    fn migrations(&self) -> diesel::migration::Result<Vec<Box<dyn Migration<Pg>>>> {
+        let mut all = MigrationSource::<Pg>::migrations(&COMMON_MIGRATIONS)?;
+        all.extend(MigrationSource::<Pg>::migrations(&self.0)?);
+        Ok(all)
+    }
 }
 
 /// Reverts every migration of the set (newest first), for the up → down → up test.
@@ -98,8 +106,7 @@ pub async fn revert_all(settings: &DatabaseSettings, service_migrations: Embedde
         use diesel::Connection;
         use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
         let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)?;
-        conn.revert_all_migrations(service_migrations).map_err(|err| anyhow::anyhow!("{err}"))?;
-        conn.revert_all_migrations(COMMON_MIGRATIONS).map_err(|err| anyhow::anyhow!("{err}"))?;
+        conn.revert_all_migrations(ServiceMigrations(service_migrations)).map_err(|err| anyhow::anyhow!("{err}"))?;
         Ok(())
     })
     .await

@@ -1,0 +1,103 @@
+//! Every service starts in-process against its own fresh database and the real Redis and broker,
+//! serves `/health`, `/metrics` and `/`, and stops cleanly; every migration set goes up, down, up.
+
+use shop_common::service::{RunningService, ServiceDefinition};
+use shop_common::settings::ServiceSettings;
+use shop_testkit::{TestDb, service_env, unique_prefix};
+
+/// Each service: its definition (migrations, topics, defaults) and the migration folder name.
+fn all_services() -> Vec<(&'static ServiceDefinition, &'static str)> {
+    vec![
+        (&shop_auth::DEFINITION, "auth"),
+        (&shop_catalog::DEFINITION, "catalog"),
+        (&shop_cart::DEFINITION, "cart"),
+        (&shop_order::DEFINITION, "orders"),
+        (&shop_inventory::DEFINITION, "inventory"),
+        (&shop_analytics::DEFINITION, "analytics"),
+    ]
+}
+
+async fn start(definition: &ServiceDefinition, settings: ServiceSettings) -> RunningService {
+    match definition.name {
+        "auth" => shop_auth::start(shop_auth::Settings { service: settings }).await,
+        "catalog" => shop_catalog::start(shop_catalog::Settings { service: settings }).await,
+        "cart" => shop_cart::start(shop_cart::Settings { service: settings }).await,
+        "order" => shop_order::start(shop_order::Settings { service: settings }).await,
+        "inventory" => shop_inventory::start(shop_inventory::Settings { service: settings }).await,
+        "analytics" => shop_analytics::start(shop_analytics::Settings { service: settings }).await,
+        other => panic!("unknown service {other}"),
+    }
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_starts_and_reports_its_dependencies() {
+    let client = reqwest::Client::new();
+    for (definition, set) in all_services() {
+        let db = TestDb::create(set, definition.migrations).await.unwrap();
+        let settings = definition.settings(&service_env(&db, &unique_prefix())).unwrap();
+        let service = start(definition, settings).await;
+        let base = service.base_url();
+
+        let health = client.get(format!("{base}/health")).send().await.unwrap();
+        assert_eq!(health.status(), 200, "{} health", definition.name);
+        let report: serde_json::Value = health.json().await.unwrap();
+        for dependency in ["postgres", "redis", "broker"] {
+            assert_eq!(report["checks"][dependency]["status"], "up", "{}: {report}", definition.name);
+        }
+
+        let root: serde_json::Value = client.get(format!("{base}/")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(root["service"], definition.name);
+        assert_eq!(root["version"], env!("CARGO_PKG_VERSION"));
+        assert!(root["uptime_seconds"].is_u64());
+
+        let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+        let service_label = format!("service=\"{}\"", definition.name);
+        assert!(
+            metrics.lines().any(|l| l.starts_with("http_requests_total{") && l.contains(&service_label) && l.contains("route=\"/health\"")),
+            "{} metrics lack its own request series:\n{metrics}",
+            definition.name
+        );
+        assert!(metrics.contains("db_pool_connections{"), "pool gauges exported");
+        assert!(metrics.contains("outbox_backlog{"), "outbox backlog exported");
+        service.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_turns_503_naming_the_dependency_that_is_down() {
+    let db = TestDb::create("catalog", shop_catalog::DEFINITION.migrations).await.unwrap();
+    let env = service_env(&db, &unique_prefix());
+    let mut settings = shop_catalog::DEFINITION.settings(&env).unwrap();
+    // A Redis address where nothing listens: the service still starts (Redis is not needed to boot).
+    settings.redis.url = shop_common::settings::Secret::new("redis://127.0.0.1:1");
+    let service = start(&shop_catalog::DEFINITION, settings).await;
+    let response = reqwest::get(format!("{}/health", service.base_url())).await.unwrap();
+    assert_eq!(response.status(), 503);
+    let report: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(report["status"], "down");
+    assert_eq!(report["checks"]["redis"]["status"], "down");
+    assert!(report["checks"]["redis"]["error"].as_str().is_some_and(|e| !e.is_empty()));
+    assert_eq!(report["checks"]["postgres"]["status"], "up");
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_migration_set_goes_up_down_and_up_again() {
+    for (definition, set) in all_services() {
+        let db = TestDb::create(set, definition.migrations).await.unwrap();
+        let settings = db.settings();
+        shop_common::db::revert_all(&settings, (definition.migrations)()).await.unwrap();
+        let mut conn = db.connect().await;
+        let remaining: i64 = diesel_async::RunQueryDsl::get_result(
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "(SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> '__diesel_schema_migrations')",
+            )),
+            &mut conn,
+        )
+        .await
+        .unwrap();
+        assert_eq!(remaining, 0, "{set}: down.sql leaves tables behind");
+        shop_common::db::migrate(&settings, (definition.migrations)()).await.unwrap();
+    }
+}
