@@ -5,11 +5,11 @@
 
 use crate::settings::DatabaseSettings;
 use anyhow::Context;
+use diesel::migration::{Migration, MigrationSource};
+use diesel::pg::Pg;
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel::migration::{Migration, MigrationSource};
-use diesel::pg::Pg;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use diesel_async::pooled_connection::deadpool::PoolError;
@@ -34,10 +34,8 @@ fn url_with_session_options(settings: &DatabaseSettings, application_name: &str)
 
 /// Builds the pool; connections are opened lazily, so this never blocks on the database.
 pub fn build_pool(settings: &DatabaseSettings, application_name: &str) -> anyhow::Result<DbPool> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url_with_session_options(
-        settings,
-        application_name,
-    ));
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new(url_with_session_options(settings, application_name));
     Pool::builder(manager)
         .max_size(settings.pool_size)
         .runtime(deadpool::Runtime::Tokio1)
@@ -79,8 +77,7 @@ fn run_migrations_blocking(url: &str, service_migrations: EmbeddedMigrations) ->
 }
 
 fn apply(conn: &mut impl MigrationHarness<Pg>, migrations: ServiceMigrations) -> anyhow::Result<()> {
-    let applied =
-        conn.run_pending_migrations(migrations).map_err(|err| anyhow::anyhow!("migrations failed: {err}"))?;
+    let applied = conn.run_pending_migrations(migrations).map_err(|err| anyhow::anyhow!("migrations failed: {err}"))?;
     if !applied.is_empty() {
         tracing::info!(migrations.count = applied.len(), "applied database migrations");
     }

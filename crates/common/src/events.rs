@@ -12,7 +12,8 @@ pub mod topics {
     pub const ORDER_EVENTS: &str = "order_events";
     pub const INVENTORY_EVENTS: &str = "inventory_events";
     pub const PAYMENT_EVENTS: &str = "payment_events";
-    pub const ALL: &[&str] = &[USER_EVENTS, PRODUCT_EVENTS, CART_EVENTS, ORDER_EVENTS, INVENTORY_EVENTS, PAYMENT_EVENTS];
+    pub const ALL: &[&str] =
+        &[USER_EVENTS, PRODUCT_EVENTS, CART_EVENTS, ORDER_EVENTS, INVENTORY_EVENTS, PAYMENT_EVENTS];
 
     /// Where a consumer parks what it cannot apply.
     pub fn dead_letter(topic: &str) -> String {

@@ -11,11 +11,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 /// the primary key makes a concurrent duplicate wait on this row and then see it.
 pub async fn claim(conn: &mut AsyncPgConnection, consumer: &str, event: &Envelope) -> QueryResult<bool> {
     let inserted = diesel::insert_into(inbox::table)
-        .values((
-            inbox::consumer.eq(consumer),
-            inbox::event_id.eq(event.id),
-            inbox::event_type.eq(&event.event_type),
-        ))
+        .values((inbox::consumer.eq(consumer), inbox::event_id.eq(event.id), inbox::event_type.eq(&event.event_type)))
         .on_conflict_do_nothing()
         .execute(conn)
         .await?;

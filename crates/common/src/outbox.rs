@@ -53,7 +53,8 @@ pub async fn enqueue(
     if let Some(request_id) = request_id {
         headers.insert("x-request-id".into(), request_id.into());
     }
-    let payload = serde_json::to_value(event).map_err(|err| diesel::result::Error::SerializationError(Box::new(err)))?;
+    let payload =
+        serde_json::to_value(event).map_err(|err| diesel::result::Error::SerializationError(Box::new(err)))?;
     diesel::insert_into(outbox::table)
         .values(NewOutboxRow {
             event_id: event.id,

@@ -78,7 +78,8 @@ impl Infra {
         app.scrape_hooks.push(self.gauges_hook());
         app.flush_on_stop = Some(self.producer.clone());
 
-        let relay = OutboxRelay::new(self.db.clone(), self.producer.clone(), self.kafka.clone(), &self.service, &self.relay);
+        let relay =
+            OutboxRelay::new(self.db.clone(), self.producer.clone(), self.kafka.clone(), &self.service, &self.relay);
         app.background.push(Box::new(move |shutdown| Box::pin(relay.run(shutdown))));
         for spec in consumers {
             let kafka = self.kafka.clone();
@@ -105,9 +106,12 @@ impl Infra {
             Box::pin(async move {
                 let status = db.status();
                 let in_use = status.size.saturating_sub(status.available);
-                metrics::gauge!("db_pool_connections", "service" => service.clone(), "state" => "in_use").set(in_use as f64);
-                metrics::gauge!("db_pool_connections", "service" => service.clone(), "state" => "idle").set(status.available as f64);
-                metrics::gauge!("db_pool_connections", "service" => service.clone(), "state" => "max").set(status.max_size as f64);
+                metrics::gauge!("db_pool_connections", "service" => service.clone(), "state" => "in_use")
+                    .set(in_use as f64);
+                metrics::gauge!("db_pool_connections", "service" => service.clone(), "state" => "idle")
+                    .set(status.available as f64);
+                metrics::gauge!("db_pool_connections", "service" => service.clone(), "state" => "max")
+                    .set(status.max_size as f64);
                 if let Ok(mut conn) = db.get().await
                     && let Ok(backlog) = crate::outbox::backlog(&mut conn).await
                 {
@@ -246,7 +250,10 @@ impl RunningService {
     /// the relay; then flush the producer.
     pub async fn stop(self) {
         // actix bounds the drain by `shutdown_timeout`; the outer bound guards against a stuck stop.
-        if tokio::time::timeout(self.shutdown_grace + Duration::from_secs(5), self.server_handle.stop(true)).await.is_err() {
+        if tokio::time::timeout(self.shutdown_grace + Duration::from_secs(5), self.server_handle.stop(true))
+            .await
+            .is_err()
+        {
             tracing::warn!(service = %self.name, "the HTTP server did not stop in time");
         }
         self.trigger.trigger();

@@ -14,8 +14,7 @@ pub fn init_logging() {
 }
 
 /// Latency buckets in seconds, fine-grained under 100 ms where most requests land.
-const LATENCY_BUCKETS: &[f64] =
-    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// The process-global Prometheus recorder, installed on first use.
 ///

@@ -3,6 +3,8 @@
 //! group consumption with manual offset commits, partition hand-over between group members, and
 //! resuming from committed offsets.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
@@ -57,7 +59,11 @@ fn group_consumer(settings: &KafkaSettings, group: &str, topic: &str) -> StreamC
 }
 
 /// Reads until `until` says stop or `timeout`; commits after every message (manual commit).
-async fn consume(consumer: &StreamConsumer, timeout: Duration, mut until: impl FnMut(&[String]) -> bool) -> Vec<String> {
+async fn consume(
+    consumer: &StreamConsumer,
+    timeout: Duration,
+    mut until: impl FnMut(&[String]) -> bool,
+) -> Vec<String> {
     let deadline = Instant::now() + timeout;
     let mut seen = Vec::new();
     while !until(&seen) && Instant::now() < deadline {

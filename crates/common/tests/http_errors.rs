@@ -1,6 +1,8 @@
 //! Every client mistake the HTTP layer can see becomes problem+json with the right status, never a
 //! 500: bad JSON, wrong content type, unknown route, oversized body, bad query, bad path.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 use actix_web::web;
 use serde::Deserialize;
 use shop_common::service::{HttpApp, RunningService};
@@ -60,7 +62,12 @@ async fn client_mistakes_are_problem_json() {
     let base = app.base_url();
     let client = reqwest::Client::new();
 
-    let ok = client.post(format!("{base}/items")).json(&serde_json::json!({"name": "a", "quantity": 2})).send().await.unwrap();
+    let ok = client
+        .post(format!("{base}/items"))
+        .json(&serde_json::json!({"name": "a", "quantity": 2}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
 
     let bad_json = client
@@ -133,7 +140,11 @@ async fn metrics_use_route_patterns_not_raw_paths() {
     let text = client.get(format!("{}/metrics", app.base_url())).send().await.unwrap().text().await.unwrap();
     let line = text
         .lines()
-        .find(|l| l.starts_with("http_requests_total{") && l.contains("route=\"/items/{id}\"") && l.contains("service=\"errors-test\""))
+        .find(|l| {
+            l.starts_with("http_requests_total{")
+                && l.contains("route=\"/items/{id}\"")
+                && l.contains("service=\"errors-test\"")
+        })
         .unwrap_or_else(|| panic!("no templated series in:\n{text}"));
     assert!(line.ends_with(" 3"), "{line}");
     assert!(!text.contains("route=\"/items/1\""));

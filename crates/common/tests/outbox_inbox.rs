@@ -2,6 +2,8 @@
 //! events exactly once and rolled-back ones never, resuming after a restart; the inbox applies a
 //! redelivered event once; a poison message goes to the DLQ and the partition keeps moving.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use shop_common::db::{COMMON_MIGRATIONS, build_pool};
@@ -73,7 +75,8 @@ async fn outbox_publishes_committed_events_exactly_once_and_rolled_back_never() 
     let (trigger, stop) = shutdown::channel();
     let task = tokio::spawn(relay.run(stop));
 
-    let records = read_topic(&kafka.topic(TOPIC), 40, Duration::from_secs(20), Duration::from_millis(1500)).await.unwrap();
+    let records =
+        read_topic(&kafka.topic(TOPIC), 40, Duration::from_secs(20), Duration::from_millis(1500)).await.unwrap();
     trigger.trigger();
     task.await.unwrap();
 
@@ -125,7 +128,8 @@ async fn outbox_relay_resumes_after_a_restart_without_loss_or_duplicates() {
     let (trigger, stop) = shutdown::channel();
     let task = tokio::spawn(second.run(stop));
 
-    let records = read_topic(&kafka.topic(TOPIC), 30, Duration::from_secs(20), Duration::from_millis(1500)).await.unwrap();
+    let records =
+        read_topic(&kafka.topic(TOPIC), 30, Duration::from_secs(20), Duration::from_millis(1500)).await.unwrap();
     trigger.trigger();
     task.await.unwrap();
     let published = ids(&records);
@@ -198,7 +202,8 @@ async fn inbox_applies_a_redelivered_event_once_and_poison_goes_to_the_dlq() {
     let (trigger, stop) = shutdown::channel();
     let task = tokio::spawn(consumer::run(spec, kafka.clone(), "inbox-test".into(), producer.clone(), stop));
 
-    let dead = read_topic(&format!("{topic}.dlq"), 2, Duration::from_secs(30), Duration::from_millis(500)).await.unwrap();
+    let dead =
+        read_topic(&format!("{topic}.dlq"), 2, Duration::from_secs(30), Duration::from_millis(500)).await.unwrap();
     wait_until(Duration::from_secs(20), "all four decodable deliveries handled", || {
         let handler = handler.clone();
         async move { AtomicUsize::load(&handler.calls, Ordering::SeqCst) >= 4 }
@@ -210,8 +215,16 @@ async fn inbox_applies_a_redelivered_event_once_and_poison_goes_to_the_dlq() {
 
     let rows: Vec<uuid::Uuid> = applied::table.select(applied::event_id).load(&mut conn).await.unwrap();
     let rows: HashSet<_> = rows.into_iter().collect();
-    assert_eq!(rows, HashSet::from([duplicated.id, other.id]), "the duplicate applied once, the event after the poison applied");
-    assert_eq!(AtomicUsize::load(&handler.calls, Ordering::SeqCst), 4, "two deliveries of one event, one other, one unsupported version");
+    assert_eq!(
+        rows,
+        HashSet::from([duplicated.id, other.id]),
+        "the duplicate applied once, the event after the poison applied"
+    );
+    assert_eq!(
+        AtomicUsize::load(&handler.calls, Ordering::SeqCst),
+        4,
+        "two deliveries of one event, one other, one unsupported version"
+    );
 
     let reasons: Vec<&str> = dead.iter().map(|r| r.headers["dlq-reason"].as_str()).collect();
     assert!(reasons.iter().any(|r| r.starts_with("malformed envelope")), "{reasons:?}");

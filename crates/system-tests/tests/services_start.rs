@@ -1,6 +1,8 @@
 //! Every service starts in-process against its own fresh database and the real Redis and broker,
 //! serves `/health`, `/metrics` and `/`, and stops cleanly; every migration set goes up, down, up.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 use shop_common::service::{RunningService, ServiceDefinition};
 use shop_common::settings::ServiceSettings;
 use shop_testkit::{TestDb, service_env, unique_prefix};
@@ -54,7 +56,9 @@ async fn every_service_starts_and_reports_its_dependencies() {
         let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
         let service_label = format!("service=\"{}\"", definition.name);
         assert!(
-            metrics.lines().any(|l| l.starts_with("http_requests_total{") && l.contains(&service_label) && l.contains("route=\"/health\"")),
+            metrics.lines().any(|l| l.starts_with("http_requests_total{")
+                && l.contains(&service_label)
+                && l.contains("route=\"/health\"")),
             "{} metrics lack its own request series:\n{metrics}",
             definition.name
         );

@@ -29,7 +29,12 @@ pub struct ReadRecord {
 
 /// Reads `topic` (full name) from the beginning with a fresh group until `expected` records
 /// arrived, then keeps reading for `quiet` to catch extras (duplicates), or fails at `timeout`.
-pub async fn read_topic(topic: &str, expected: usize, timeout: Duration, quiet: Duration) -> anyhow::Result<Vec<ReadRecord>> {
+pub async fn read_topic(
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+    quiet: Duration,
+) -> anyhow::Result<Vec<ReadRecord>> {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap())
         .set("group.id", format!("reader_{}", uuid::Uuid::new_v4().simple()))

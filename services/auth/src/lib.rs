@@ -17,9 +17,7 @@ pub const DEFINITION: ServiceDefinition = ServiceDefinition {
     default_port: 5101,
     default_database: "shop_auth",
     migrations: || MIGRATIONS,
-    topics: &[
-        topics::USER_EVENTS,
-    ],
+    topics: &[topics::USER_EVENTS],
 };
 
 /// Everything the auth service reads from the environment.

@@ -17,11 +17,7 @@ pub const DEFINITION: ServiceDefinition = ServiceDefinition {
     default_port: 5103,
     default_database: "shop_cart",
     migrations: || MIGRATIONS,
-    topics: &[
-        topics::CART_EVENTS,
-        topics::PRODUCT_EVENTS,
-        topics::ORDER_EVENTS,
-    ],
+    topics: &[topics::CART_EVENTS, topics::PRODUCT_EVENTS, topics::ORDER_EVENTS],
 };
 
 /// Everything the cart service reads from the environment.

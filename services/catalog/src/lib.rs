@@ -17,10 +17,7 @@ pub const DEFINITION: ServiceDefinition = ServiceDefinition {
     default_port: 5102,
     default_database: "shop_catalog",
     migrations: || MIGRATIONS,
-    topics: &[
-        topics::PRODUCT_EVENTS,
-        topics::INVENTORY_EVENTS,
-    ],
+    topics: &[topics::PRODUCT_EVENTS, topics::INVENTORY_EVENTS],
 };
 
 /// Everything the catalog service reads from the environment.

@@ -17,11 +17,7 @@ pub const DEFINITION: ServiceDefinition = ServiceDefinition {
     default_port: 5105,
     default_database: "shop_inventory",
     migrations: || MIGRATIONS,
-    topics: &[
-        topics::INVENTORY_EVENTS,
-        topics::PRODUCT_EVENTS,
-        topics::ORDER_EVENTS,
-    ],
+    topics: &[topics::INVENTORY_EVENTS, topics::PRODUCT_EVENTS, topics::ORDER_EVENTS],
 };
 
 /// Everything the inventory service reads from the environment.

@@ -17,11 +17,7 @@ pub const DEFINITION: ServiceDefinition = ServiceDefinition {
     default_port: 5104,
     default_database: "shop_orders",
     migrations: || MIGRATIONS,
-    topics: &[
-        topics::ORDER_EVENTS,
-        topics::PAYMENT_EVENTS,
-        topics::INVENTORY_EVENTS,
-    ],
+    topics: &[topics::ORDER_EVENTS, topics::PAYMENT_EVENTS, topics::INVENTORY_EVENTS],
 };
 
 /// Everything the order service reads from the environment.

@@ -27,7 +27,9 @@ fn json_error(err: JsonPayloadError) -> ApiError {
         JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
             ApiError::new(ErrorCode::PayloadTooLarge, format!("the body is larger than {limit} bytes"))
         }
-        JsonPayloadError::Deserialize(err) => ApiError::new(ErrorCode::InvalidJson, format!("invalid JSON body: {err}")),
+        JsonPayloadError::Deserialize(err) => {
+            ApiError::new(ErrorCode::InvalidJson, format!("invalid JSON body: {err}"))
+        }
         JsonPayloadError::Serialize(err) => ApiError::internal(err),
         other => ApiError::new(ErrorCode::BadRequest, format!("unreadable body: {other}")),
     }

@@ -47,7 +47,13 @@ pub struct Page<T> {
 impl<T> Page<T> {
     pub fn new(items: Vec<T>, params: PageParams, total: i64) -> Self {
         let size = i64::from(params.page_size());
-        Self { items, page: params.page(), page_size: params.page_size(), total, total_pages: (total + size - 1) / size }
+        Self {
+            items,
+            page: params.page(),
+            page_size: params.page_size(),
+            total,
+            total_pages: (total + size - 1) / size,
+        }
     }
 }
 

@@ -121,7 +121,9 @@ async fn process(
 ) -> bool {
     let envelope = match message.payload().map(serde_json::from_slice::<Envelope>) {
         Some(Ok(envelope)) => envelope,
-        Some(Err(err)) => return dead_letter(message, dead_letters, &format!("malformed envelope: {err}"), shutdown).await,
+        Some(Err(err)) => {
+            return dead_letter(message, dead_letters, &format!("malformed envelope: {err}"), shutdown).await;
+        }
         None => return dead_letter(message, dead_letters, "empty payload", shutdown).await,
     };
     let labels = [("service", service.to_owned()), ("group", group.to_owned()), ("type", envelope.event_type.clone())];
@@ -151,7 +153,12 @@ async fn process(
 
 /// Copies the record to `<topic>.dlq` with the reason; retries until the broker takes it, because
 /// skipping the record without parking it would lose it.
-async fn dead_letter(message: &BorrowedMessage<'_>, producer: &EventProducer, reason: &str, shutdown: &mut Shutdown) -> bool {
+async fn dead_letter(
+    message: &BorrowedMessage<'_>,
+    producer: &EventProducer,
+    reason: &str,
+    shutdown: &mut Shutdown,
+) -> bool {
     let mut headers: Vec<(String, String)> = Vec::new();
     if let Some(original) = message.headers() {
         for header in original.iter() {
@@ -170,7 +177,13 @@ async fn dead_letter(message: &BorrowedMessage<'_>, producer: &EventProducer, re
         payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
         headers,
     };
-    tracing::warn!(topic = message.topic(), partition = message.partition(), offset = message.offset(), reason, "event sent to the dead-letter topic");
+    tracing::warn!(
+        topic = message.topic(),
+        partition = message.partition(),
+        offset = message.offset(),
+        reason,
+        "event sent to the dead-letter topic"
+    );
     loop {
         match producer.publish(&record).await {
             Ok(()) => return true,

@@ -73,7 +73,10 @@ impl EventProducer {
         loop {
             match self.inner.send_result(future_record) {
                 Ok(delivery) => return Ok(delivery),
-                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), back)) => {
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                    back,
+                )) => {
                     future_record = back;
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
