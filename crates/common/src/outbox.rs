@@ -68,6 +68,10 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// Published rows are kept this long for audits and replays, then pruned.
+const KEEP_PUBLISHED: Duration = Duration::from_secs(7 * 24 * 3600);
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
 /// Publishes outbox rows to the broker until shutdown.
 pub struct OutboxRelay {
     pool: DbPool,
@@ -106,9 +110,14 @@ impl OutboxRelay {
     /// Runs until shutdown; a failing batch is retried with back-off, never skipped.
     pub async fn run(self, mut shutdown: Shutdown) {
         let mut backoff = Duration::from_millis(100);
+        let mut last_prune = std::time::Instant::now();
         loop {
             if shutdown.is_triggered() {
                 break;
+            }
+            if last_prune.elapsed() >= PRUNE_EVERY {
+                last_prune = std::time::Instant::now();
+                self.prune().await;
             }
             match self.relay_batch().await {
                 Ok(count) => {
@@ -167,6 +176,15 @@ impl OutboxRelay {
             metrics::counter!("outbox_published_total", "service" => self.service.clone()).increment(published as u64);
         }
         Ok(published)
+    }
+
+    async fn prune(&self) {
+        let Ok(mut conn) = self.pool.get().await else { return };
+        match prune_published(&mut conn, KEEP_PUBLISHED).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(outbox.pruned = count, "pruned published outbox rows"),
+            Err(err) => tracing::warn!(error = %err, "pruning the outbox failed"),
+        }
     }
 
     fn to_record(&self, row: &OutboxRow) -> OutgoingRecord {

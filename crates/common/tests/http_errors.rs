@@ -24,6 +24,16 @@ async fn create_item(item: web::Json<Item>) -> web::Json<Item> {
     item
 }
 
+#[derive(Deserialize)]
+struct Order {
+    #[allow(dead_code)]
+    lines: Vec<Item>,
+}
+
+async fn create_order(order: shop_common::http::Json<Order>) -> String {
+    order.lines.len().to_string()
+}
+
 async fn list_items(_query: web::Query<Query>) -> &'static str {
     "[]"
 }
@@ -36,7 +46,8 @@ fn start_app() -> RunningService {
     let routes = Arc::new(|cfg: &mut web::ServiceConfig| {
         cfg.route("/items", web::post().to(create_item))
             .route("/items", web::get().to(list_items))
-            .route("/items/{id}", web::get().to(get_item));
+            .route("/items/{id}", web::get().to(get_item))
+            .route("/orders", web::post().to(create_order));
     });
     let mut app = HttpApp::new("errors-test", "0.0.0", routes);
     app.workers = 1;
@@ -110,6 +121,39 @@ async fn client_mistakes_are_problem_json() {
     let bad_path = client.get(format!("{base}/items/not-a-number")).send().await.unwrap();
     problem(bad_path, 400, "invalid_path").await;
 
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn field_errors_name_the_path_of_the_bad_value() {
+    let app = start_app();
+    let client = reqwest::Client::new();
+    let url = format!("{}/orders", app.base_url());
+
+    let ok =
+        client.post(&url).json(&serde_json::json!({"lines": [{"name": "a", "quantity": 1}]})).send().await.unwrap();
+    assert_eq!(ok.text().await.unwrap(), "1");
+
+    let wrong_type = serde_json::json!({"lines": [{"name": "a", "quantity": 1}, {"name": "b", "quantity": -3}]});
+    let body = problem(client.post(&url).json(&wrong_type).send().await.unwrap(), 400, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "lines[1].quantity", "{body}");
+
+    let missing = serde_json::json!({"lines": [{"name": "a"}]});
+    let body = problem(client.post(&url).json(&missing).send().await.unwrap(), 400, "validation_failed").await;
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("quantity"), "{body}");
+
+    let trailing = client.post(&url).header("content-type", "application/json").body("{\"lines\": []} x");
+    problem(trailing.send().await.unwrap(), 400, "invalid_json").await;
+
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let deep = client.post(&url).header("content-type", "application/json").body(deep);
+    problem(deep.send().await.unwrap(), 400, "validation_failed").await;
+
+    let no_type = client.post(&url).body("{}");
+    problem(no_type.send().await.unwrap(), 415, "unsupported_media_type").await;
+
+    let huge = client.post(&url).header("content-type", "application/json").body(vec![b' '; 300 * 1024]);
+    problem(huge.send().await.unwrap(), 413, "payload_too_large").await;
     app.stop().await;
 }
 

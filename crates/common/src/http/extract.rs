@@ -11,6 +11,7 @@ pub const DEFAULT_JSON_LIMIT: usize = 256 * 1024;
 /// Registers the problem+json extractor configs on an app or scope.
 pub fn configure_extractors(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config(DEFAULT_JSON_LIMIT))
+        .app_data(web::PayloadConfig::new(DEFAULT_JSON_LIMIT))
         .app_data(web::QueryConfig::default().error_handler(|err, _| query_error(err).into()))
         .app_data(web::PathConfig::default().error_handler(|err, _| path_error(err).into()));
 }
