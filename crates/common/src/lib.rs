@@ -4,6 +4,7 @@
 //! metrics names, event delivery guarantees, shutdown order) are written once. See
 //! `shared/ARCHITECTURE.md` for the design these modules implement.
 
+pub mod auth;
 pub mod db;
 pub mod error;
 pub mod events;

@@ -269,6 +269,22 @@ impl RunningService {
     }
 }
 
+/// What a service adds to the shared plumbing.
+pub struct ServiceParts {
+    pub routes: Routes,
+    pub consumers: Vec<ConsumerSpec>,
+    /// Gauges refreshed right before each `/metrics` scrape (e.g. `ecommerce_users_total`).
+    pub scrape_hooks: Vec<ScrapeHook>,
+    /// Extra tasks that run until shutdown (e.g. key rotation).
+    pub background: Vec<BackgroundTask>,
+}
+
+impl ServiceParts {
+    pub fn routes(routes: impl Fn(&mut web::ServiceConfig) + Send + Sync + 'static) -> Self {
+        Self { routes: Arc::new(routes), consumers: Vec::new(), scrape_hooks: Vec::new(), background: Vec::new() }
+    }
+}
+
 /// The fixed facts of one service binary.
 pub struct ServiceDefinition {
     pub name: &'static str,
@@ -288,19 +304,21 @@ impl ServiceDefinition {
         ServiceSettings::from_env(env, self.name, self.default_port, self.default_database)
     }
 
-    /// Connects the infrastructure, then builds and starts the app with the routes and consumers
-    /// the service derives from it.
+    /// Connects the infrastructure, then builds and starts the app with what the service derives
+    /// from it (routes, consumers, gauges, extra background tasks).
     pub async fn launch(
         &self,
         settings: &ServiceSettings,
-        routes: impl FnOnce(&Infra) -> Routes,
-        consumers: impl FnOnce(&Infra) -> Vec<ConsumerSpec>,
+        parts: impl FnOnce(&Infra) -> anyhow::Result<ServiceParts>,
     ) -> anyhow::Result<RunningService> {
         let infra = Infra::connect(settings, (self.migrations)(), self.topics).await?;
-        let mut app = HttpApp::new(&settings.service_id, self.version, routes(&infra));
+        let parts = parts(&infra)?;
+        let mut app = HttpApp::new(&settings.service_id, self.version, parts.routes);
         app.workers = settings.http_workers;
         app.shutdown_grace = settings.shutdown_grace;
-        infra.attach(&mut app, consumers(&infra));
+        app.scrape_hooks.extend(parts.scrape_hooks);
+        app.background.extend(parts.background);
+        infra.attach(&mut app, parts.consumers);
         app.bind_and_start(&settings.host, settings.port)
     }
 }

@@ -5,9 +5,8 @@
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use shop_common::events::topics;
-use shop_common::service::{RunningService, ServiceDefinition};
+use shop_common::service::{RunningService, ServiceDefinition, ServiceParts};
 use shop_common::settings::{Env, ServiceSettings, SettingsError};
-use std::sync::Arc;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/auth");
 
@@ -34,5 +33,5 @@ impl Settings {
 
 /// Connects, migrates and starts serving.
 pub async fn start(settings: Settings) -> anyhow::Result<RunningService> {
-    DEFINITION.launch(&settings.service, |_infra| Arc::new(|_cfg| {}), |_infra| Vec::new()).await
+    DEFINITION.launch(&settings.service, |_infra| Ok(ServiceParts::routes(|_cfg| {}))).await
 }
