@@ -1,0 +1,56 @@
+//! The shop API gateway: the one public port (5001). It routes every API path to its service
+//! through a pooled, streaming reverse proxy, and aggregates the platform's `/health` and
+//! `/metrics`. JWT checks and rate limits come in later issues.
+//!
+//! `lib.rs` builds the app; `main.rs` only reads settings and runs it, so tests start exactly
+//! what ships. Module map:
+//! - [`settings`], [`upstream`]: configuration and the services behind the gateway;
+//! - [`routes`]: the route table (public path → service);
+//! - [`proxy`]: forwarding, header rules, body streaming and limits, upstream error mapping;
+//! - [`health`], [`scrape`] + [`exposition`], [`info`]: the gateway's own endpoints.
+
+pub mod exposition;
+pub mod health;
+pub mod info;
+pub mod proxy;
+pub mod routes;
+pub mod scrape;
+pub mod settings;
+pub mod state;
+pub mod upstream;
+
+pub use settings::Settings;
+
+use actix_web::web;
+use shop_common::http::probes::RedisProbe;
+use shop_common::service::{HttpApp, RunningService};
+use state::GatewayState;
+use std::sync::Arc;
+
+pub const NAME: &str = "gateway";
+
+/// Builds the shared state (one HTTP client for all workers) and starts serving.
+pub async fn start(settings: Settings) -> anyhow::Result<RunningService> {
+    let state = web::Data::new(GatewayState::new(&settings)?);
+    scrape::describe();
+
+    let routes_state = state.clone();
+    let routes = Arc::new(move |cfg: &mut web::ServiceConfig| configure(cfg, routes_state.clone()));
+    let mut app = HttpApp::new(NAME, env!("CARGO_PKG_VERSION"), routes);
+    // The standard probe routes would report only the gateway; it serves platform-wide ones.
+    app.probe_routes = false;
+    app.probes.push(Arc::new(RedisProbe(state.redis.clone())));
+    app.workers = settings.http_workers;
+    app.shutdown_grace = settings.shutdown_grace;
+    app.bind_and_start(&settings.host, settings.port)
+}
+
+/// The gateway's own endpoints first, then everything else to the proxy (which answers a
+/// problem+json 404 for paths outside the route table).
+fn configure(cfg: &mut web::ServiceConfig, state: web::Data<GatewayState>) {
+    cfg.app_data(state)
+        .route("/health", web::get().to(health::health))
+        .route("/metrics", web::get().to(scrape::metrics))
+        .route("/", web::get().to(info::root))
+        .service(web::resource("/{path:.*}").to(proxy::forward));
+}

@@ -168,6 +168,13 @@ impl ApiError {
         self
     }
 
+    /// Attaches the underlying cause of any error (e.g. the transport error behind a gateway 502),
+    /// logged with a 5xx but never sent to the client.
+    pub fn with_source(mut self, cause: impl Into<anyhow::Error>) -> Self {
+        self.source = Some(cause.into());
+        self
+    }
+
     pub fn code(&self) -> ErrorCode {
         self.code
     }

@@ -1,0 +1,139 @@
+//! The reverse proxy: forwards a public request to the service the route table names and streams
+//! the answer back.
+//!
+//! Method, raw path, query, headers (filtered, see [`headers`]) and body go through the one shared
+//! `reqwest::Client`, so upstream connections are pooled and kept alive. Bodies stream both ways;
+//! nothing is buffered whole.
+
+mod body;
+pub mod errors;
+pub mod headers;
+
+use crate::routes;
+use crate::state::GatewayState;
+use crate::upstream::Service;
+use actix_web::body::SizedStream;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_LENGTH, HeaderMap, TRANSFER_ENCODING};
+use actix_web::{HttpRequest, HttpResponse, web};
+use body::BodyEnd;
+use futures_util::TryStreamExt;
+use futures_util::future::{Either, select};
+use shop_common::ApiError;
+use shop_common::error::ErrorCode;
+use shop_common::http::request_id;
+use std::pin::pin;
+use std::time::Instant;
+
+/// Every path no gateway handler claims ends here: routed upstream, or a problem+json 404.
+pub async fn forward(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<GatewayState>,
+) -> Result<HttpResponse, ApiError> {
+    let path = req.uri().path();
+    let service =
+        routes::resolve(path).ok_or_else(|| ApiError::not_found(format!("no route for {} {}", req.method(), path)))?;
+
+    let limit = state.max_body_bytes;
+    let body = body_kind(req.headers())?;
+    if let Body::Sized(length) = body
+        && length > limit
+    {
+        // Refused before any upstream work: the client said up front it would not fit.
+        return Err(too_large(limit));
+    }
+
+    let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
+        .map_err(|_| ApiError::bad_request("unsupported HTTP method"))?;
+    let path_and_query = req.uri().path_and_query().map_or(path, |pq| pq.as_str());
+    let scheme = if req.app_config().secure() { "https" } else { "http" };
+    let client = headers::Client { ip: req.peer_addr().map(|addr| addr.ip()), scheme };
+    let request_headers = headers::to_upstream(req.headers(), client, request_id::current().as_deref());
+    let request = state
+        .client
+        .request(method, state.upstreams.url(service, path_and_query))
+        .headers(request_headers)
+        .timeout(state.upstream_timeout);
+
+    let started = Instant::now();
+    let outcome = match body {
+        Body::None => request.send().await,
+        Body::Sized(_) | Body::Chunked => {
+            let (upstream_body, pump) = body::stream(payload, limit);
+            let send = pin!(request.body(upstream_body).send());
+            // Both halves run in this task: the pump feeds the body while reqwest sends it.
+            match select(pin!(pump), send).await {
+                Either::Left((BodyEnd::Complete | BodyEnd::Abandoned, send)) => send.await,
+                Either::Left((BodyEnd::TooLarge, _)) => return Err(too_large(limit)),
+                Either::Left((BodyEnd::ClientFailed(reason), _)) => {
+                    return Err(ApiError::bad_request(format!("the request body could not be read: {reason}")));
+                }
+                Either::Right((outcome, _pump)) => outcome,
+            }
+        }
+    };
+
+    let result = outcome.map_err(|err| errors::upstream_error(service, err, state.upstream_timeout));
+    let status = match &result {
+        Ok(response) => response.status().as_u16(),
+        Err(err) => err.code().status().as_u16(),
+    };
+    record(service, status, started);
+    Ok(into_client_response(service, result?))
+}
+
+/// How the client framed its body (HTTP/1.1: no length and not chunked means no body).
+#[derive(Debug, Clone, Copy)]
+enum Body {
+    None,
+    Sized(u64),
+    Chunked,
+}
+
+fn body_kind(headers: &HeaderMap) -> Result<Body, ApiError> {
+    if headers.contains_key(TRANSFER_ENCODING) {
+        return Ok(Body::Chunked);
+    }
+    match headers.get(CONTENT_LENGTH) {
+        None => Ok(Body::None),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Body::Sized)
+            .ok_or_else(|| ApiError::bad_request("invalid Content-Length")),
+    }
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(ErrorCode::PayloadTooLarge, format!("the request body is larger than {limit} bytes"))
+}
+
+/// The upstream's answer, streamed as it arrives.
+fn into_client_response(service: Service, response: reqwest::Response) -> HttpResponse {
+    let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut builder = HttpResponse::build(status);
+    for header in headers::to_client(response.headers()) {
+        builder.append_header(header);
+    }
+    let length = response.content_length();
+    // Headers are already sent when a body fails mid-way; the client sees a cut connection, and the
+    // cause is logged here, the only place that sees it.
+    let stream = response.bytes_stream().inspect_err(move |err| {
+        tracing::warn!(upstream = %service, error = %err, "the upstream response body broke off");
+    });
+    match length {
+        Some(length) => builder.body(SizedStream::new(length, stream)),
+        None => builder.streaming(stream),
+    }
+}
+
+/// Per-upstream series: the HTTP middleware labels every proxied call with the one catch-all
+/// route, so these say which service was slow or failing.
+fn record(service: Service, status: u16, started: Instant) {
+    let labels = [("service", service.name().to_owned()), ("status", status.to_string())];
+    metrics::counter!("gateway_upstream_requests_total", &labels).increment(1);
+    metrics::histogram!("gateway_upstream_request_duration_seconds", "service" => service.name())
+        .record(started.elapsed().as_secs_f64());
+}

@@ -1,0 +1,52 @@
+//! What every gateway handler shares: the one upstream HTTP client, where the services are, the
+//! limits, and the Redis pool.
+
+use crate::settings::Settings;
+use crate::upstream::Upstreams;
+use anyhow::Context;
+use shop_common::redis::{self, RedisPool};
+use std::time::Duration;
+
+/// Idle upstream connections are closed a little before actix's default keep-alive (5 s) would
+/// close them from the other side; reusing a connection the server is closing right then would
+/// fail a request that cannot be retried (its body is a one-shot stream).
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// Idle connections kept per service; enough for the gateway's concurrency, bounded so a burst
+/// does not leave hundreds of sockets open.
+const POOL_MAX_IDLE_PER_HOST: usize = 64;
+
+/// Shared by all workers through `web::Data` (an `Arc`): one client, one connection pool.
+pub struct GatewayState {
+    pub client: reqwest::Client,
+    pub upstreams: Upstreams,
+    pub upstream_timeout: Duration,
+    pub max_body_bytes: u64,
+    pub redis: RedisPool,
+}
+
+impl GatewayState {
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: build_client(settings)?,
+            upstreams: settings.upstreams.clone(),
+            upstream_timeout: settings.upstream_timeout,
+            max_body_bytes: settings.max_body_bytes,
+            redis: redis::build_pool(&settings.redis)?,
+        })
+    }
+}
+
+fn build_client(settings: &Settings) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(settings.upstream_connect_timeout)
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
+        .tcp_nodelay(true)
+        // A proxy passes redirects to the client instead of following them itself.
+        .redirect(reqwest::redirect::Policy::none())
+        // Upstreams are on the private network; an HTTP_PROXY meant for outbound traffic must not apply.
+        .no_proxy()
+        .build()
+        .context("building the upstream HTTP client")
+}
