@@ -16,7 +16,7 @@ const HOP_BY_HOP: &[&str] =
 /// Identity headers are set only by the gateway once it has verified a token (ARCHITECTURE.md §6);
 /// services trust them, so a client must never be able to send its own. Mirrors
 /// `shop_common::auth::headers::PREFIX`.
-pub const IDENTITY_PREFIX: &str = "x-auth-";
+pub const IDENTITY_PREFIX: &str = shop_common::auth::headers::PREFIX;
 
 const REQUEST_ID: &str = "x-request-id";
 const FORWARDED_FOR: &str = "x-forwarded-for";
