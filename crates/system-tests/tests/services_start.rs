@@ -21,7 +21,10 @@ fn all_services() -> Vec<(&'static ServiceDefinition, &'static str)> {
 
 async fn start(definition: &ServiceDefinition, settings: ServiceSettings) -> RunningService {
     match definition.name {
-        "auth" => shop_auth::start(shop_auth::Settings { service: settings }).await,
+        "auth" => {
+            let settings = shop_auth::Settings::from_parts(settings, &shop_common::settings::Env::from_pairs([])).unwrap();
+            shop_auth::start(settings).await
+        }
         "catalog" => shop_catalog::start(shop_catalog::Settings { service: settings }).await,
         "cart" => shop_cart::start(shop_cart::Settings { service: settings }).await,
         "order" => shop_order::start(shop_order::Settings { service: settings }).await,
