@@ -1,4 +1,5 @@
-//! `GET /`: what this gateway is and where it sends each path, for an operator at a terminal.
+//! `GET /`: what this gateway is, where it sends each path and who may call it, for an operator at
+//! a terminal.
 
 use crate::routes::TABLE;
 use crate::state::GatewayState;
@@ -10,8 +11,10 @@ pub async fn root(state: web::Data<GatewayState>, info: web::Data<ServiceInfo>) 
         .iter()
         .map(|route| {
             serde_json::json!({
-                "paths": route.pattern(),
+                "methods": route.methods_label(),
+                "path": route.path,
                 "service": route.service.name(),
+                "access": route.access.as_str(),
                 "upstream": state.upstreams.base(route.service),
             })
         })

@@ -1,14 +1,16 @@
-//! The shop API gateway: the one public port (5001). It routes every API path to its service
-//! through a pooled, streaming reverse proxy, and aggregates the platform's `/health` and
-//! `/metrics`. JWT checks and rate limits come in later issues.
+//! The shop API gateway: the one public port (5001). It verifies access tokens and applies each
+//! route's access policy, routes every API path to its service through a pooled, streaming
+//! reverse proxy, and aggregates the platform's `/health` and `/metrics`. Rate limits come later.
 //!
 //! `lib.rs` builds the app; `main.rs` only reads settings and runs it, so tests start exactly
 //! what ships. Module map:
 //! - [`settings`], [`upstream`]: configuration and the services behind the gateway;
-//! - [`routes`]: the route table (public path → service);
+//! - [`routes`]: the route table (method + public path → service, access);
+//! - [`auth`]: bearer token verification (JWKS, HS256, OIDC), deny-list, access checks;
 //! - [`proxy`]: forwarding, header rules, body streaming and limits, upstream error mapping;
 //! - [`health`], [`scrape`] + [`exposition`], [`info`]: the gateway's own endpoints.
 
+pub mod auth;
 pub mod exposition;
 pub mod health;
 pub mod info;
@@ -21,6 +23,7 @@ pub mod upstream;
 
 pub use settings::Settings;
 
+use actix_web::middleware::from_fn;
 use actix_web::web;
 use shop_common::http::probes::RedisProbe;
 use shop_common::service::{HttpApp, RunningService};
@@ -33,6 +36,7 @@ pub const NAME: &str = "gateway";
 pub async fn start(settings: Settings) -> anyhow::Result<RunningService> {
     let state = web::Data::new(GatewayState::new(&settings)?);
     scrape::describe();
+    auth::describe();
 
     let routes_state = state.clone();
     let routes = Arc::new(move |cfg: &mut web::ServiceConfig| configure(cfg, routes_state.clone()));
@@ -46,11 +50,15 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningService> {
 }
 
 /// The gateway's own endpoints first, then everything else to the proxy (which answers a
-/// problem+json 404 for paths outside the route table).
+/// problem+json 404 for paths outside the route table). All behind the auth guard: one scope, so
+/// no route can be added beside it by mistake.
 fn configure(cfg: &mut web::ServiceConfig, state: web::Data<GatewayState>) {
-    cfg.app_data(state)
-        .route("/health", web::get().to(health::health))
-        .route("/metrics", web::get().to(scrape::metrics))
-        .route("/", web::get().to(info::root))
-        .service(web::resource("/{path:.*}").to(proxy::forward));
+    cfg.app_data(state).service(
+        web::scope("")
+            .wrap(from_fn(auth::guard::admit))
+            .route("/health", web::get().to(health::health))
+            .route("/metrics", web::get().to(scrape::metrics))
+            .route("/", web::get().to(info::root))
+            .service(web::resource("/{path:.*}").to(proxy::forward)),
+    );
 }

@@ -1,6 +1,7 @@
 //! The gateway's typed settings, read once at start (ARCHITECTURE.md §2). A malformed value stops
 //! the start with a [`SettingsError`] naming the variable.
 
+use crate::auth::AuthSettings;
 use crate::upstream::Upstreams;
 use shop_common::settings::{Env, RedisSettings, SettingsError};
 use std::time::Duration;
@@ -21,19 +22,23 @@ pub struct Settings {
     pub upstream_connect_timeout: Duration,
     /// `MAX_BODY_BYTES`: the largest request body the gateway forwards.
     pub max_body_bytes: u64,
-    /// Redis: a health dependency today; rate limits and the token deny-list later.
+    /// Redis: the token deny-list (and a health dependency).
     pub redis: RedisSettings,
+    /// Token verification: issuer, audience, leeway, `SECRET_KEY`, JWKS, the OIDC issuer.
+    pub auth: AuthSettings,
     /// `SHUTDOWN_GRACE_MS`: how long in-flight requests may finish on SIGTERM.
     pub shutdown_grace: Duration,
 }
 
 impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        let upstreams = Upstreams::from_env(env)?;
         let settings = Self {
+            auth: AuthSettings::from_env(env, &upstreams)?,
             host: env.string_or("HOST", "127.0.0.1"),
             port: env.parse_or("PORT", 5001)?,
             http_workers: env.parse_or("HTTP_WORKERS", 2)?,
-            upstreams: Upstreams::from_env(env)?,
+            upstreams,
             upstream_timeout: env.millis_or("UPSTREAM_TIMEOUT_MS", Duration::from_secs(10))?,
             upstream_connect_timeout: env.millis_or("UPSTREAM_CONNECT_TIMEOUT_MS", Duration::from_secs(1))?,
             max_body_bytes: env.parse_or("MAX_BODY_BYTES", 1024 * 1024)?,

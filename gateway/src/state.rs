@@ -1,6 +1,9 @@
 //! What every gateway handler shares: the one upstream HTTP client, where the services are, the
-//! limits, and the Redis pool.
+//! limits, the Redis pool and the token verifier.
 
+use crate::auth::Authenticator;
+use crate::auth::denylist::DenyList;
+use crate::auth::verify::Verifier;
 use crate::settings::Settings;
 use crate::upstream::Upstreams;
 use anyhow::Context;
@@ -23,16 +26,25 @@ pub struct GatewayState {
     pub upstream_timeout: Duration,
     pub max_body_bytes: u64,
     pub redis: RedisPool,
+    pub auth: Authenticator,
 }
 
 impl GatewayState {
     pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        let client = build_client(settings)?;
+        let redis = redis::build_pool(&settings.redis)?;
+        // JWKS fetches share the upstream client (and its pool): the auth service is an upstream.
+        let auth = Authenticator::new(
+            Verifier::new(&settings.auth, &client),
+            DenyList::new(redis.clone(), settings.redis.timeout),
+        );
         Ok(Self {
-            client: build_client(settings)?,
+            client,
             upstreams: settings.upstreams.clone(),
             upstream_timeout: settings.upstream_timeout,
             max_body_bytes: settings.max_body_bytes,
-            redis: redis::build_pool(&settings.redis)?,
+            redis,
+            auth,
         })
     }
 }

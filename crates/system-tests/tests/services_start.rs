@@ -22,7 +22,8 @@ fn all_services() -> Vec<(&'static ServiceDefinition, &'static str)> {
 async fn start(definition: &ServiceDefinition, settings: ServiceSettings) -> RunningService {
     match definition.name {
         "auth" => {
-            let settings = shop_auth::Settings::from_parts(settings, &shop_common::settings::Env::from_pairs([])).unwrap();
+            let settings =
+                shop_auth::Settings::from_parts(settings, &shop_common::settings::Env::from_pairs([])).unwrap();
             shop_auth::start(settings).await
         }
         "catalog" => shop_catalog::start(shop_catalog::Settings { service: settings }).await,

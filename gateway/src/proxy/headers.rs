@@ -74,6 +74,18 @@ pub fn to_upstream(incoming: &ActixHeaderMap, client: Client<'_>, request_id: Op
     out
 }
 
+/// Adds the verified caller's `x-auth-*` headers (after [`to_upstream`] removed any the client
+/// sent), so services read who is calling without seeing or re-checking the token.
+pub fn add_identity(out: &mut HeaderMap, identity: &shop_common::auth::Identity) {
+    for (name, value) in identity.to_headers() {
+        // Every value comes from verified, validated claims (UUIDs, role names, numbers, short ids);
+        // one that cannot be a header value is left out rather than failing the request.
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            out.insert(HeaderName::from_static(name), value);
+        }
+    }
+}
+
 /// The upstream response headers the client gets. `content-length` is left out too: the body is
 /// re-framed by actix from the length given to the streaming body.
 pub fn to_client(upstream: &HeaderMap) -> Vec<(ActixName, ActixValue)> {

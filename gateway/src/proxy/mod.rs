@@ -1,14 +1,15 @@
 //! The reverse proxy: forwards a public request to the service the route table names and streams
-//! the answer back.
+//! the answer back, with the identity the auth guard verified.
 //!
-//! Method, raw path, query, headers (filtered, see [`headers`]) and body go through the one shared
-//! `reqwest::Client`, so upstream connections are pooled and kept alive. Bodies stream both ways;
-//! nothing is buffered whole.
+//! Method, raw path, query, headers (filtered, identity added, see [`headers`]) and body go through
+//! the one shared `reqwest::Client`, so upstream connections are pooled and kept alive. Bodies
+//! stream both ways; nothing is buffered whole.
 
 mod body;
 pub mod errors;
 pub mod headers;
 
+use crate::auth::guard;
 use crate::routes;
 use crate::state::GatewayState;
 use crate::upstream::Service;
@@ -32,8 +33,12 @@ pub async fn forward(
     state: web::Data<GatewayState>,
 ) -> Result<HttpResponse, ApiError> {
     let path = req.uri().path();
-    let service =
-        routes::resolve(path).ok_or_else(|| ApiError::not_found(format!("no route for {} {}", req.method(), path)))?;
+    let service = routes::resolve(req.method().as_str(), path)
+        .ok_or_else(|| ApiError::not_found(format!("no route for {} {}", req.method(), path)))?
+        .service;
+    // Fail closed: a request the auth guard did not admit is never forwarded.
+    let admission = guard::admission(&req)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("request reached the proxy without an admission")))?;
 
     let limit = state.max_body_bytes;
     let body = body_kind(req.headers())?;
@@ -49,7 +54,10 @@ pub async fn forward(
     let path_and_query = req.uri().path_and_query().map_or(path, |pq| pq.as_str());
     let scheme = if req.app_config().secure() { "https" } else { "http" };
     let client = headers::Client { ip: req.peer_addr().map(|addr| addr.ip()), scheme };
-    let request_headers = headers::to_upstream(req.headers(), client, request_id::current().as_deref());
+    let mut request_headers = headers::to_upstream(req.headers(), client, request_id::current().as_deref());
+    if let Some(identity) = &admission.identity {
+        headers::add_identity(&mut request_headers, identity);
+    }
     let request = state
         .client
         .request(method, state.upstreams.url(service, path_and_query))

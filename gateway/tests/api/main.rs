@@ -5,6 +5,9 @@
 
 mod support;
 
+mod auth_keys;
+mod auth_policy;
+mod auth_tokens;
 mod failures;
 mod health;
 mod limits;

@@ -1,17 +1,20 @@
 //! Every public prefix reaches its service with the request intact; unknown paths are a 404.
 
+use crate::support::auth::AuthedPlatform;
 use crate::support::{TestGateway, assert_problem, fake_platform};
 use reqwest::Method;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_prefix_reaches_its_service_with_the_request_intact() {
-    let fakes = fake_platform();
-    let gateway = TestGateway::in_front_of(&fakes.iter().collect::<Vec<_>>(), &[]).await;
+    // An admin token, so every route (admin ones included) is forwarded.
+    let platform = AuthedPlatform::start(&[]).await;
+    let admin_claims = shop_testkit::jwt::access_claims(&["admin"], 900);
+    let admin = platform.key.sign(&admin_claims);
+    let gateway = &platform.gateway;
 
     let cases: &[(Method, &str, &str)] = &[
         (Method::POST, "/auth/login", "auth"),
         (Method::GET, "/auth", "auth"),
-        (Method::GET, "/.well-known/jwks.json", "auth"),
         (Method::GET, "/products", "catalog"),
         (Method::DELETE, "/products/0195a1b2", "catalog"),
         (Method::GET, "/products/category/books", "catalog"),
@@ -34,7 +37,7 @@ async fn each_prefix_reaches_its_service_with_the_request_intact() {
             .header("x-request-id", &request_id)
             .header("x-auth-user-id", "forged-admin")
             .header("X-Auth-Roles", "admin")
-            .header("authorization", "Bearer opaque")
+            .bearer_auth(&admin)
             .header("x-cart-token", "guest-1")
             .header("content-type", "application/json")
             .body(body.clone())
@@ -52,18 +55,21 @@ async fn each_prefix_reaches_its_service_with_the_request_intact() {
         assert_eq!(echo["body"], body.as_str());
         let headers = echo["headers"].as_object().unwrap();
         assert_eq!(headers["x-request-id"], request_id.as_str());
-        assert_eq!(headers["authorization"], "Bearer opaque");
+        assert_eq!(headers["authorization"], format!("Bearer {admin}").as_str());
         assert_eq!(headers["x-cart-token"], "guest-1");
         assert_eq!(headers["content-type"], "application/json");
         assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
         assert_eq!(headers["x-forwarded-proto"], "http");
-        assert!(headers.keys().all(|name| !name.starts_with("x-auth-")), "identity headers leaked: {headers:?}");
+        // The client's forged identity is gone; the verified one took its place.
+        assert_eq!(headers["x-auth-user-id"], admin_claims["sub"], "{path}");
+        assert_eq!(headers["x-auth-roles"], "admin", "{path}");
     }
 
-    gateway.stop().await;
-    for fake in fakes {
-        fake.stop().await;
-    }
+    // The key set is public and reaches the auth service (its fake serves the test's JWKS).
+    let jwks: serde_json::Value = gateway.get("/.well-known/jwks.json").await.json().await.unwrap();
+    assert_eq!(jwks["keys"][0]["kid"], platform.key.kid());
+
+    platform.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,7 +114,11 @@ async fn unknown_paths_are_problem_json_404_and_reach_no_service() {
     let root: serde_json::Value = gateway.get("/").await.json().await.unwrap();
     assert_eq!(root["service"], "gateway");
     let routes = root["routes"].as_array().unwrap();
-    assert!(routes.iter().any(|r| r["paths"] == "/inventory/**" && r["service"] == "inventory"), "{root}");
+    assert!(
+        routes.iter().any(|r| r["path"] == "/inventory/**" && r["service"] == "inventory" && r["access"] == "admin"),
+        "{root}"
+    );
+    assert!(routes.iter().any(|r| r["methods"] == "GET" && r["path"] == "/products" && r["access"] == "public"));
 
     gateway.stop().await;
     for fake in fakes {

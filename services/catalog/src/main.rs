@@ -1,8 +1,21 @@
 //! The catalog service binary: settings from the environment, then serve until SIGTERM.
+//! `shop-catalog seed-demo` loads the demo catalogue instead (idempotent) and exits.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     shop_common::telemetry::init_logging();
     let settings = shop_catalog::Settings::from_env(&shop_common::settings::Env::process())?;
-    shop_catalog::start(settings).await?.run_until_signal().await
+    match std::env::args().nth(1).as_deref() {
+        None | Some("serve") => shop_catalog::start(settings).await?.run_until_signal().await,
+        Some("seed-demo") => {
+            let summary = shop_catalog::seed_demo(&settings).await?;
+            tracing::info!(
+                categories.created = summary.categories_created,
+                products.created = summary.products_created,
+                "demo catalogue loaded"
+            );
+            Ok(())
+        }
+        Some(other) => anyhow::bail!("unknown command {other:?}; expected `serve` or `seed-demo`"),
+    }
 }

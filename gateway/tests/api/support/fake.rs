@@ -1,12 +1,13 @@
 //! A fake upstream service: a real actix server on 127.0.0.1 that echoes what it received, serves
 //! `/health` and `/metrics` like a shop service, sleeps on `.../slow`, and counts the requests
-//! and distinct client connections it saw.
+//! and distinct client connections it saw. Given a key set, it also serves it as a JWKS
+//! (`GET /.well-known/jwks.json`, like the auth service or Keycloak) and counts the fetches.
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use std::collections::{BTreeMap, HashSet};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,7 +17,15 @@ struct Seen {
     requests: AtomicUsize,
     /// Client addresses (ip:port); one per TCP connection the gateway opened.
     peers: Mutex<HashSet<SocketAddr>>,
+    /// The JWKS document served at [`JWKS_PATH`]; `None` echoes that path like any other.
+    jwks: Mutex<Option<serde_json::Value>>,
+    jwks_fetches: AtomicUsize,
+    /// Answer JWKS fetches with a 500 (an issuer in trouble).
+    jwks_failing: AtomicBool,
 }
+
+/// Where the fake serves its key set.
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 pub struct FakeUpstream {
     pub name: &'static str,
@@ -82,6 +91,26 @@ impl FakeUpstream {
         self.seen.peers.lock().unwrap().len()
     }
 
+    /// Serves `document` at [`JWKS_PATH`] from now on (replacing any earlier one: key rotation).
+    pub fn serve_jwks(&self, document: serde_json::Value) {
+        *self.seen.jwks.lock().unwrap() = Some(document);
+    }
+
+    /// Makes JWKS fetches fail with a 500 (`true`) or succeed again.
+    pub fn fail_jwks(&self, failing: bool) {
+        self.seen.jwks_failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// JWKS fetches answered (or failed) so far.
+    pub fn jwks_fetches(&self) -> usize {
+        self.seen.jwks_fetches.load(Ordering::SeqCst)
+    }
+
+    /// The URL of the key set.
+    pub fn jwks_url(&self) -> String {
+        format!("{}{JWKS_PATH}", self.url())
+    }
+
     /// Stops at once, dropping open connections, like a crashed service.
     pub async fn stop(self) {
         self.handle.stop(false).await;
@@ -96,6 +125,15 @@ async fn echo(
     seen: web::Data<Seen>,
     name: web::Data<&'static str>,
 ) -> HttpResponse {
+    if req.path() == JWKS_PATH
+        && let Some(document) = seen.jwks.lock().unwrap().clone()
+    {
+        seen.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+        if seen.jwks_failing.load(Ordering::SeqCst) {
+            return HttpResponse::InternalServerError().finish();
+        }
+        return HttpResponse::Ok().insert_header(("cache-control", "public, max-age=300")).json(document);
+    }
     seen.requests.fetch_add(1, Ordering::SeqCst);
     if let Some(peer) = req.peer_addr() {
         seen.peers.lock().unwrap().insert(peer);

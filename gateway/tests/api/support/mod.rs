@@ -1,6 +1,8 @@
-//! Test helpers: fake upstreams, the gateway under test, and problem+json assertions.
+//! Test helpers: fake upstreams, the gateway under test, auth fixtures and problem+json assertions.
 
+pub mod auth;
 pub mod fake;
+pub mod relay;
 
 pub use fake::FakeUpstream;
 

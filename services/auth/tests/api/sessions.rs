@@ -71,7 +71,10 @@ async fn logout_deny_lists_the_access_token_and_ends_the_session() {
     let ttl = app.redis_ttl(&key).await;
     let remaining = claims.exp - chrono::Utc::now().timestamp();
     let limit = remaining + shop_auth::sessions::DENYLIST_LEEWAY_SECS + 1;
-    assert!(ttl > remaining - 5 && ttl <= limit, "TTL {ttl} s covers the token's remaining {remaining} s plus the leeway");
+    assert!(
+        ttl > remaining - 5 && ttl <= limit,
+        "TTL {ttl} s covers the token's remaining {remaining} s plus the leeway"
+    );
     assert!(!app.redis_exists(&format!("session:{}", claims.sid)).await, "the session is gone");
     assert_eq!(app.refresh(&tokens.refresh_token).await.status(), StatusCode::UNAUTHORIZED);
 

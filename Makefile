@@ -1,0 +1,86 @@
+# shop: one entry point for building, running, testing and measuring the workspace.
+# `make` alone lists the targets. Every target that builds first runs `make tools`, so a fresh
+# Debian machine with a Rust toolchain needs no manual step.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+# debug (default) or release; any other cargo profile name works too.
+PROFILE ?= debug
+CARGO ?= cargo
+# nextest profile (.config/nextest.toml): `ci` when CI=true.
+NEXTEST_PROFILE ?= $(if $(CI),ci,default)
+
+# Debian packages the build needs: mold is the linker named in .cargo/config.toml, so without it
+# every link fails. (PostgreSQL, Redis and the broker are scripts/infra's business.)
+APT_PACKAGES := mold curl
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+ifeq ($(PROFILE),release)
+  CARGO_PROFILE_FLAG := --release
+else ifneq ($(filter debug dev,$(PROFILE)),)
+  CARGO_PROFILE_FLAG :=
+else
+  CARGO_PROFILE_FLAG := --profile $(PROFILE)
+endif
+
+.PHONY: help tools run test bench lint down clean-run
+
+help: ## list the targets (default)
+	@echo "usage: make <target>   (PROFILE=release for optimised binaries in run)"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+tools: ## install missing build/test tools (Debian mold and curl, cargo-nextest)
+	@missing=""; \
+	for pkg in $(APT_PACKAGES); do dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [[ -n "$$missing" ]]; then \
+	    echo "tools: installing$$missing (apt-get)"; \
+	    if ! DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $$missing; then \
+	        echo "tools: install failed; refreshing the package lists and retrying"; \
+	        $(SUDO) apt-get update; \
+	        DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $$missing; \
+	    fi; \
+	fi; \
+	if ! $(CARGO) nextest --version >/dev/null 2>&1; then \
+	    echo "tools: installing cargo-nextest (cargo install, a few minutes)"; \
+	    $(CARGO) install --locked cargo-nextest; \
+	fi
+
+run: tools ## start infra, build, run every service and the gateway (Ctrl-C stops all)
+	scripts/infra up
+	$(CARGO) build --workspace --bins $(CARGO_PROFILE_FLAG)
+	PROFILE=$(PROFILE) scripts/run
+
+test: tools ## start infra, run the whole test suite (cargo nextest)
+	scripts/infra up
+	@# The system tests start the real binaries as processes: build them first.
+	$(CARGO) build --workspace --bins
+	$(CARGO) nextest run --workspace --no-fail-fast --profile $(NEXTEST_PROFILE)
+	@# --- frontend tests: a later issue adds them here (unit tests, then Playwright e2e) ---
+
+bench: tools ## release build, gateway-overhead benchmark, writes bench/RESULTS.md
+	scripts/infra up
+	$(CARGO) build --workspace --bins --release
+	scripts/bench-gateway
+
+lint: tools ## rustfmt check and clippy with warnings as errors
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+down: ## stop a running `make run` stack and the broker
+	scripts/run stop
+	scripts/infra down
+
+clean-run: ## remove .run/ (logs and pid files; refuses while something recorded there runs)
+	@for f in .run/*.pid; do \
+	    [[ -f "$$f" ]] || continue; \
+	    pid=$$(<"$$f"); \
+	    if [[ "$$pid" =~ ^[0-9]+$$ ]] && kill -0 "$$pid" 2>/dev/null; then \
+	        echo "error: $$f: pid $$pid is still running; run 'make down' first" >&2; exit 1; \
+	    fi; \
+	done
+	rm -rf .run

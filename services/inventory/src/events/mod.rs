@@ -1,0 +1,4 @@
+//! Events: what inventory publishes (`publish`) and what it consumes (`consume`).
+
+pub mod consume;
+pub mod publish;
