@@ -26,7 +26,10 @@ async fn start(definition: &ServiceDefinition, settings: ServiceSettings) -> Run
                 shop_auth::Settings::from_parts(settings, &shop_common::settings::Env::from_pairs([])).unwrap();
             shop_auth::start(settings).await
         }
-        "catalog" => shop_catalog::start(shop_catalog::Settings { service: settings }).await,
+        "catalog" => {
+            let cache_key_prefix = settings.kafka.topic_prefix.clone();
+            shop_catalog::start(shop_catalog::Settings { service: settings, cache_key_prefix }).await
+        }
         "cart" => shop_cart::start(shop_cart::Settings { service: settings }).await,
         "order" => shop_order::start(shop_order::Settings { service: settings }).await,
         "inventory" => shop_inventory::start(shop_inventory::Settings { service: settings }).await,
