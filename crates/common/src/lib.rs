@@ -11,6 +11,7 @@ pub mod events;
 pub mod http;
 pub mod inbox;
 pub mod kafka;
+pub mod money;
 pub mod outbox;
 pub mod redis;
 pub mod schema;

@@ -1,0 +1,89 @@
+//! Payment providers behind one interface, and Stripe webhook verification.
+//!
+//! The order service holds an `Arc<dyn PaymentProvider>` chosen from settings (`PAYMENT_PROVIDER`):
+//! [`instant::InstantProvider`] approves at once (local runs, tests), [`stripe::StripeProvider`] talks
+//! to Stripe's PaymentIntents API at `STRIPE_API_BASE` over reqwest. The order's idempotency key is
+//! passed through as Stripe's `Idempotency-Key`, so a retried checkout can never charge twice.
+
+pub mod instant;
+pub mod settings;
+pub mod stripe;
+pub mod webhook;
+#[cfg(feature = "fake-stripe")]
+pub mod fake_stripe;
+
+use shop_common::money::Money;
+use std::future::Future;
+use std::pin::Pin;
+use uuid::Uuid;
+
+/// What the order service asks a provider to charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRequest {
+    pub order_id: Uuid,
+    pub amount: Money,
+    /// The order's `Idempotency-Key` (or the order id for orders created without one): the same
+    /// key always yields the same payment at the provider.
+    pub idempotency_key: String,
+    pub customer_email: Option<String>,
+}
+
+/// Where a payment stands at the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// Money taken; the order can be confirmed.
+    Succeeded { payment_id: String },
+    /// Created, waiting for the customer or the provider; the signed webhook will tell.
+    Pending { payment_id: String, client_secret: Option<String> },
+    /// Declined or cancelled; the order fails and its stock is released.
+    Failed { payment_id: Option<String>, reason: String },
+}
+
+/// A refund of a succeeded payment (full amount unless a smaller one is given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRequest {
+    pub order_id: Uuid,
+    pub payment_id: String,
+    pub amount: Money,
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundOutcome {
+    pub refund_id: String,
+    /// Provider status, e.g. `succeeded` or `pending`.
+    pub status: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// Network trouble, timeouts, provider 5xx or 429: safe to retry with the same idempotency key.
+    #[error("payment provider unavailable: {0}")]
+    Unavailable(String),
+    /// The provider refused the request itself (bad key, invalid amount...): retrying will not help.
+    #[error("payment provider rejected the request: {0}")]
+    Rejected(String),
+}
+
+impl ProviderError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ProviderError::Unavailable(_))
+    }
+}
+
+pub type ProviderFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
+
+/// One payment provider. Implementations must be idempotent per `idempotency_key`.
+pub trait PaymentProvider: Send + Sync + 'static {
+    /// `instant` or `stripe`: recorded with the payment and in `payment.*` events.
+    fn name(&self) -> &'static str;
+
+    /// Creates (and where possible confirms) the payment for an order.
+    fn start_payment<'a>(&'a self, request: &'a PaymentRequest) -> ProviderFuture<'a, PaymentOutcome>;
+
+    /// Where a payment stands now: used when a confirm races the webhook or the webhook is late.
+    fn payment_status<'a>(&'a self, payment_id: &'a str) -> ProviderFuture<'a, PaymentOutcome>;
+
+    /// Refunds a succeeded payment (a cancelled paid order).
+    fn refund<'a>(&'a self, request: &'a RefundRequest) -> ProviderFuture<'a, RefundOutcome>;
+}
