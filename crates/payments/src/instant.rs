@@ -20,7 +20,9 @@ impl PaymentProvider for InstantProvider {
     }
 
     fn start_payment<'a>(&'a self, request: &'a PaymentRequest) -> ProviderFuture<'a, PaymentOutcome> {
-        Box::pin(async move { Ok(PaymentOutcome::Succeeded { payment_id: derived_id("inst", &request.idempotency_key) }) })
+        Box::pin(
+            async move { Ok(PaymentOutcome::Succeeded { payment_id: derived_id("inst", &request.idempotency_key) }) },
+        )
     }
 
     fn payment_status<'a>(&'a self, payment_id: &'a str) -> ProviderFuture<'a, PaymentOutcome> {

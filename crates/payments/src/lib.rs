@@ -5,12 +5,12 @@
 //! to Stripe's PaymentIntents API at `STRIPE_API_BASE` over reqwest. The order's idempotency key is
 //! passed through as Stripe's `Idempotency-Key`, so a retried checkout can never charge twice.
 
+#[cfg(feature = "fake-stripe")]
+pub mod fake_stripe;
 pub mod instant;
 pub mod settings;
 pub mod stripe;
 pub mod webhook;
-#[cfg(feature = "fake-stripe")]
-pub mod fake_stripe;
 
 use shop_common::money::Money;
 use std::future::Future;

@@ -1,7 +1,9 @@
 //! Stripe PaymentIntents over reqwest (`STRIPE_API_BASE`, form-encoded, `Idempotency-Key`).
 
 use crate::settings::StripeSettings;
-use crate::{PaymentOutcome, PaymentProvider, PaymentRequest, ProviderError, ProviderFuture, RefundOutcome, RefundRequest};
+use crate::{
+    PaymentOutcome, PaymentProvider, PaymentRequest, ProviderError, ProviderFuture, RefundOutcome, RefundRequest,
+};
 
 pub struct StripeProvider {
     settings: StripeSettings,
