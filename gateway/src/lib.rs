@@ -53,7 +53,9 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningService> {
 /// problem+json 404 for paths outside the route table). All behind the auth guard: one scope, so
 /// no route can be added beside it by mistake.
 fn configure(cfg: &mut web::ServiceConfig, state: web::Data<GatewayState>) {
-    cfg.app_data(state).service(
+    // Called once per worker, on the worker's thread: each gets its own upstream pool.
+    let worker_client = web::Data::new(state.worker_client());
+    cfg.app_data(state).app_data(worker_client).service(
         web::scope("")
             .wrap(from_fn(auth::guard::admit))
             .route("/health", web::get().to(health::health))

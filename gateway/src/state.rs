@@ -19,9 +19,11 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 /// does not leave hundreds of sockets open.
 const POOL_MAX_IDLE_PER_HOST: usize = 64;
 
-/// Shared by all workers through `web::Data` (an `Arc`): one client, one connection pool.
+/// Shared by all workers through `web::Data` (an `Arc`). `client` serves the gateway's own calls
+/// (health, scrapes, JWKS); proxied traffic uses each worker's [`WorkerClient`].
 pub struct GatewayState {
     pub client: reqwest::Client,
+    pub upstream_connect_timeout: Duration,
     pub upstreams: Upstreams,
     pub upstream_timeout: Duration,
     pub max_body_bytes: u64,
@@ -40,6 +42,7 @@ impl GatewayState {
         );
         Ok(Self {
             client,
+            upstream_connect_timeout: settings.upstream_connect_timeout,
             upstreams: settings.upstreams.clone(),
             upstream_timeout: settings.upstream_timeout,
             max_body_bytes: settings.max_body_bytes,
@@ -47,11 +50,32 @@ impl GatewayState {
             auth,
         })
     }
+
+    /// A client for one worker's proxied traffic (see [`WorkerClient`]).
+    pub fn worker_client(&self) -> WorkerClient {
+        match upstream_client(self.upstream_connect_timeout) {
+            Ok(client) => WorkerClient(client),
+            Err(err) => {
+                tracing::warn!(error = %err, "building a per-worker upstream client failed; sharing the common one");
+                WorkerClient(self.client.clone())
+            }
+        }
+    }
 }
 
+/// One upstream client (and connection pool) per actix worker. Each worker runs its own
+/// single-threaded runtime, and a pooled connection's I/O task lives on the runtime that opened it;
+/// with one shared pool, a worker reusing another worker's connection paid two cross-thread
+/// wake-ups per request. Per-worker pools keep every proxied request on its worker's thread.
+pub struct WorkerClient(pub reqwest::Client);
+
 fn build_client(settings: &Settings) -> anyhow::Result<reqwest::Client> {
+    upstream_client(settings.upstream_connect_timeout)
+}
+
+fn upstream_client(connect_timeout: Duration) -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
-        .connect_timeout(settings.upstream_connect_timeout)
+        .connect_timeout(connect_timeout)
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
         .tcp_nodelay(true)

@@ -2,8 +2,9 @@
 //! the answer back, with the identity the auth guard verified.
 //!
 //! Method, raw path, query, headers (filtered, identity added, see [`headers`]) and body go through
-//! the one shared `reqwest::Client`, so upstream connections are pooled and kept alive. Bodies
-//! stream both ways; nothing is buffered whole.
+//! the worker's `reqwest::Client` ([`WorkerClient`]), so upstream connections are pooled and kept
+//! alive. Request bodies stream; response bodies stream too, except small ones with a known length
+//! (most API answers), which are read whole so headers and body leave in one write.
 
 mod body;
 pub mod errors;
@@ -11,7 +12,7 @@ pub mod headers;
 
 use crate::auth::guard;
 use crate::routes;
-use crate::state::GatewayState;
+use crate::state::{GatewayState, WorkerClient};
 use crate::upstream::Service;
 use actix_web::body::SizedStream;
 use actix_web::http::StatusCode;
@@ -31,6 +32,7 @@ pub async fn forward(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<GatewayState>,
+    worker: web::Data<WorkerClient>,
 ) -> Result<HttpResponse, ApiError> {
     let path = req.uri().path();
     let service = routes::resolve(req.method().as_str(), path)
@@ -58,8 +60,8 @@ pub async fn forward(
     if let Some(identity) = &admission.identity {
         headers::add_identity(&mut request_headers, identity);
     }
-    let request = state
-        .client
+    let request = worker
+        .0
         .request(method, state.upstreams.url(service, path_and_query))
         .headers(request_headers)
         .timeout(state.upstream_timeout);
@@ -82,13 +84,17 @@ pub async fn forward(
         }
     };
 
-    let result = outcome.map_err(|err| errors::upstream_error(service, err, state.upstream_timeout));
+    let result = match outcome {
+        Ok(response) => into_client_response(service, response).await,
+        Err(err) => Err(err),
+    };
+    let result = result.map_err(|err| errors::upstream_error(service, err, state.upstream_timeout));
     let status = match &result {
         Ok(response) => response.status().as_u16(),
         Err(err) => err.code().status().as_u16(),
     };
     record(service, status, started);
-    Ok(into_client_response(service, result?))
+    result
 }
 
 /// How the client framed its body (HTTP/1.1: no length and not chunked means no body).
@@ -118,23 +124,33 @@ fn too_large(limit: u64) -> ApiError {
     ApiError::new(ErrorCode::PayloadTooLarge, format!("the request body is larger than {limit} bytes"))
 }
 
-/// The upstream's answer, streamed as it arrives.
-fn into_client_response(service: Service, response: reqwest::Response) -> HttpResponse {
+/// Answers up to this size with a known length are read whole before replying: one write instead
+/// of headers and body separately, and no streaming machinery for the common small JSON answer.
+const BUFFERED_BODY_MAX: u64 = 64 * 1024;
+
+/// The upstream's answer: small ones read whole, the rest streamed as they arrive.
+async fn into_client_response(service: Service, response: reqwest::Response) -> Result<HttpResponse, reqwest::Error> {
     let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut builder = HttpResponse::build(status);
     for header in headers::to_client(response.headers()) {
         builder.append_header(header);
     }
     let length = response.content_length();
+    if let Some(length) = length
+        && length <= BUFFERED_BODY_MAX
+    {
+        // Nothing is sent to the client yet, so a body that breaks off here is still a clean 502.
+        return Ok(builder.body(response.bytes().await?));
+    }
     // Headers are already sent when a body fails mid-way; the client sees a cut connection, and the
     // cause is logged here, the only place that sees it.
     let stream = response.bytes_stream().inspect_err(move |err| {
         tracing::warn!(upstream = %service, error = %err, "the upstream response body broke off");
     });
-    match length {
+    Ok(match length {
         Some(length) => builder.body(SizedStream::new(length, stream)),
         None => builder.streaming(stream),
-    }
+    })
 }
 
 /// Per-upstream series: the HTTP middleware labels every proxied call with the one catch-all
