@@ -1,0 +1,3 @@
+DROP TABLE cart_lines;
+DROP TABLE carts;
+DROP TABLE product_snapshots;
