@@ -1,0 +1,4 @@
+//! Events: analytics publishes nothing; `consume` turns every topic's events into facts.
+
+pub mod consume;
+pub mod payloads;
