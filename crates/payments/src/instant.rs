@@ -57,4 +57,11 @@ mod tests {
         assert_ne!(first, provider.start_payment(&request("k2")).await.unwrap());
         assert!(matches!(first, PaymentOutcome::Succeeded { .. }));
     }
+
+    #[tokio::test]
+    async fn cancel_reports_the_payment_as_it_stands() {
+        let provider: std::sync::Arc<dyn PaymentProvider> = std::sync::Arc::new(InstantProvider);
+        let outcome = provider.cancel_payment("inst_1").await.unwrap();
+        assert_eq!(outcome, PaymentOutcome::Succeeded { payment_id: "inst_1".into() });
+    }
 }

@@ -4,6 +4,24 @@
 //! [`instant::InstantProvider`] approves at once (local runs, tests), [`stripe::StripeProvider`] talks
 //! to Stripe's PaymentIntents API at `STRIPE_API_BASE` over reqwest. The order's idempotency key is
 //! passed through as Stripe's `Idempotency-Key`, so a retried checkout can never charge twice.
+//! Stripe's signed webhooks are checked and reduced to a [`webhook::WebhookEvent`] by
+//! [`webhook::verify_and_parse`].
+//!
+//! # Environment ([`settings::PaymentSettings::from_env`])
+//!
+//! | Variable | Default | Meaning |
+//! |---|---|---|
+//! | `PAYMENT_PROVIDER` | `instant` | `instant` or `stripe`; anything else stops the start |
+//! | `STRIPE_SECRET_KEY` | required for `stripe` | API key, sent as `Authorization: Bearer`; never logged |
+//! | `STRIPE_WEBHOOK_SECRET` | required for `stripe` | `whsec_...`, verifies `Stripe-Signature` |
+//! | `STRIPE_API_BASE` | `https://api.stripe.com` | Stripe or a double; **this build has no TLS**, so only `http://` works (see [`stripe`]) |
+//! | `STRIPE_TIMEOUT_MS` | `10000` | bound on each Stripe call, connect included |
+//! | `STRIPE_PAYMENT_METHOD` | unset | e.g. `pm_card_visa` (test mode): attached and confirmed server-side; unset, intents wait for the client (`Pending` + client secret) |
+//!
+//! # Test double
+//!
+//! With the `fake-stripe` feature, `fake_stripe::FakeStripe` is a local HTTP server answering like
+//! Stripe for the calls above, with scripted outcomes and signed webhook delivery.
 
 #[cfg(feature = "fake-stripe")]
 pub mod fake_stripe;
@@ -45,6 +63,7 @@ pub struct RefundRequest {
     pub order_id: Uuid,
     pub payment_id: String,
     pub amount: Money,
+    /// Stripe receives it as `refund-<key>`, so it never collides with the payment's own key.
     pub idempotency_key: String,
 }
 
@@ -86,4 +105,14 @@ pub trait PaymentProvider: Send + Sync + 'static {
 
     /// Refunds a succeeded payment (a cancelled paid order).
     fn refund<'a>(&'a self, request: &'a RefundRequest) -> ProviderFuture<'a, RefundOutcome>;
+
+    /// Cancels a payment that has not completed (the order service's payment timeout) and returns
+    /// where it stands afterwards: `Failed` once cancelled, but `Succeeded` when the money was taken
+    /// before the cancel arrived (the caller must then confirm or refund the order, not drop it).
+    ///
+    /// The default suits providers whose payments never wait ([`instant::InstantProvider`]): nothing
+    /// to cancel, so it reports the current status. Safe to call twice.
+    fn cancel_payment<'a>(&'a self, payment_id: &'a str) -> ProviderFuture<'a, PaymentOutcome> {
+        self.payment_status(payment_id)
+    }
 }
