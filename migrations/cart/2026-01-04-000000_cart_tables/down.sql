@@ -1,3 +1,4 @@
+DROP TABLE checkout_orders;
 DROP TABLE cart_lines;
 DROP TABLE carts;
 DROP TABLE product_snapshots;

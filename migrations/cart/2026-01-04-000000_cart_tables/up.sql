@@ -42,3 +42,11 @@ CREATE TABLE cart_lines (
     updated_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
     CONSTRAINT cart_lines_one_per_product UNIQUE (cart_id, product_id)
 );
+
+-- Orders whose confirmation was applied to a cart: `order.confirmed` takes lines out once per
+-- order, even if the event is replayed under a new event id (the inbox only dedupes by event id).
+CREATE TABLE checkout_orders (
+    order_id    UUID PRIMARY KEY,
+    cart_id     UUID NOT NULL,
+    applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);

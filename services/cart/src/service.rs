@@ -10,7 +10,7 @@ use crate::db::carts::{self, CartRow, LineRow};
 use crate::db::products;
 use crate::domain::token::{self, CartToken};
 use crate::domain::view::CartView;
-use crate::domain::{CartId, LineId, MAX_LINES, ProductId, UserId};
+use crate::domain::{CartId, LineId, MAX_LINES, OrderId, ProductId, UserId};
 use crate::error::{CartError, CartResult};
 use crate::events::publish::{self, ClearReason};
 use chrono::Utc;
@@ -326,13 +326,16 @@ pub enum CheckoutOutcome {
     Emptied,
     /// Nothing to do: no such cart, another user's cart, or none of the products were in it.
     Unchanged,
+    /// This order was applied before (a replay under a new event id).
+    AlreadyApplied,
 }
 
 /// Applies `order.confirmed`: subtracts the ordered quantities from `cart`'s lines (a line at 0 or
-/// below goes) and emits the matching events. Runs in the caller's transaction (the consumer's,
-/// which also holds the inbox row).
+/// below goes) and emits the matching events, once per order. Runs in the caller's transaction
+/// (the consumer's, which also holds the inbox row).
 pub async fn apply_checkout(
     conn: &mut AsyncPgConnection,
+    order: OrderId,
     cart: CartId,
     user: Option<UserId>,
     ordered: &[(ProductId, i64)],
@@ -340,6 +343,9 @@ pub async fn apply_checkout(
     let Some(cart) = carts::find_by_id(conn, cart, true).await? else {
         return Ok(CheckoutOutcome::Unchanged);
     };
+    if !carts::claim_checkout(conn, order, cart.id()).await? {
+        return Ok(CheckoutOutcome::AlreadyApplied);
+    }
     if let (Some(ordered_by), Some(owner)) = (user, cart.user())
         && ordered_by != owner
     {

@@ -9,7 +9,7 @@
 
 use super::Count;
 use crate::domain::view::{CartHeader, LineRecord, Snapshot};
-use crate::domain::{CartId, LineId, MAX_LINE_QUANTITY, ProductId, UserId};
+use crate::domain::{CartId, LineId, MAX_LINE_QUANTITY, OrderId, ProductId, UserId};
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
 use diesel::sql_query;
@@ -274,4 +274,15 @@ pub async fn delete_line(conn: &mut AsyncPgConnection, line: LineId) -> diesel::
 /// Empties a cart; returns how many lines went.
 pub async fn delete_lines(conn: &mut AsyncPgConnection, cart: CartId) -> diesel::QueryResult<usize> {
     sql_query("DELETE FROM cart_lines WHERE cart_id = $1").bind::<SqlUuid, _>(cart.0).execute(conn).await
+}
+
+/// Records that `order`'s confirmation was applied to `cart`; `false` if it was before.
+pub async fn claim_checkout(conn: &mut AsyncPgConnection, order: OrderId, cart: CartId) -> diesel::QueryResult<bool> {
+    let inserted =
+        sql_query("INSERT INTO checkout_orders (order_id, cart_id) VALUES ($1, $2) ON CONFLICT (order_id) DO NOTHING")
+            .bind::<SqlUuid, _>(order.0)
+            .bind::<SqlUuid, _>(cart.0)
+            .execute(conn)
+            .await?;
+    Ok(inserted == 1)
 }

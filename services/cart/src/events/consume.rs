@@ -132,7 +132,7 @@ impl EventHandler for CartHandler {
                             let Some(cart) = order.cart_id else { return Ok(Some(CheckoutOutcome::Unchanged)) };
                             let lines: Vec<(ProductId, i64)> =
                                 order.lines.iter().map(|l| (l.product_id, l.quantity)).collect();
-                            let outcome = service::apply_checkout(conn, cart, order.user_id, &lines).await?;
+                            let outcome = service::apply_checkout(conn, order.order_id, cart, order.user_id, &lines).await?;
                             tracing::info!(order.id = %order.order_id, cart.id = %cart, outcome = ?outcome, "order confirmed");
                             Ok(Some(outcome))
                         }

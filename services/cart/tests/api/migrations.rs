@@ -14,9 +14,9 @@ async fn migrations_go_up_down_and_up_again() {
         )
         .await
     };
-    assert_eq!(tables().await, 5, "outbox, inbox, product_snapshots, carts, cart_lines");
+    assert_eq!(tables().await, 6, "outbox, inbox, product_snapshots, carts, cart_lines, checkout_orders");
     shop_common::db::revert_all(&settings, (DEFINITION.migrations)()).await.unwrap();
     assert_eq!(tables().await, 0, "down.sql leaves nothing behind");
     shop_common::db::migrate(&settings, (DEFINITION.migrations)()).await.unwrap();
-    assert_eq!(tables().await, 5);
+    assert_eq!(tables().await, 6);
 }

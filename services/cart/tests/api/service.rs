@@ -4,13 +4,17 @@
 use crate::helpers::{count, outbox_count, pool, seed_product, test_db};
 use chrono::{Duration as ChronoDuration, Utc};
 use shop_cart::db::products::{self, ProductState};
-use shop_cart::domain::{CartId, ProductId, UserId};
+use shop_cart::domain::{CartId, OrderId, ProductId, UserId};
 use shop_cart::error::CartError;
 use shop_cart::service::{self, Caller, CheckoutOutcome};
 use uuid::Uuid;
 
 fn user_caller() -> Caller {
     Caller { user: Some(UserId(Uuid::new_v4())), token: None }
+}
+
+fn order() -> OrderId {
+    OrderId(Uuid::now_v7())
 }
 
 fn quantity_of(view: &shop_cart::domain::view::CartView, product: ProductId) -> i64 {
@@ -185,20 +189,26 @@ async fn checkout_takes_out_the_ordered_quantities() {
     let cart = view.id.unwrap();
 
     // Another user's order naming this cart changes nothing.
-    let outcome = service::apply_checkout(&mut conn, cart, Some(UserId(Uuid::new_v4())), &[(a, 3)]).await.unwrap();
+    let stranger = Some(UserId(Uuid::new_v4()));
+    let outcome = service::apply_checkout(&mut conn, order(), cart, stranger, &[(a, 3)]).await.unwrap();
     assert_eq!(outcome, CheckoutOutcome::Unchanged);
     // An unknown cart neither.
-    let outcome = service::apply_checkout(&mut conn, CartId(Uuid::now_v7()), user.user, &[(a, 3)]).await.unwrap();
+    let unknown = CartId(Uuid::now_v7());
+    let outcome = service::apply_checkout(&mut conn, order(), unknown, user.user, &[(a, 3)]).await.unwrap();
     assert_eq!(outcome, CheckoutOutcome::Unchanged);
 
-    let outcome = service::apply_checkout(&mut conn, cart, user.user, &[(a, 1), (b, 2)]).await.unwrap();
+    let first = order();
+    let outcome = service::apply_checkout(&mut conn, first, cart, user.user, &[(a, 1), (b, 2)]).await.unwrap();
     assert_eq!(outcome, CheckoutOutcome::Reduced);
+    // The same order again (a replay under a new event id) takes nothing more.
+    let outcome = service::apply_checkout(&mut conn, first, cart, user.user, &[(a, 1), (b, 2)]).await.unwrap();
+    assert_eq!(outcome, CheckoutOutcome::AlreadyApplied);
     let view = service::view(&mut conn, &user).await.unwrap();
     assert_eq!((quantity_of(&view, a), quantity_of(&view, b), view.lines.len()), (2, 0, 1));
     assert_eq!(outbox_count(&mut conn, "cart.item_removed").await, 1);
     assert_eq!(outbox_count(&mut conn, "cart.item_updated").await, 1);
 
-    let outcome = service::apply_checkout(&mut conn, cart, user.user, &[(a, 5)]).await.unwrap();
+    let outcome = service::apply_checkout(&mut conn, order(), cart, user.user, &[(a, 5)]).await.unwrap();
     assert_eq!(outcome, CheckoutOutcome::Emptied);
     let view = service::view(&mut conn, &user).await.unwrap();
     assert!(view.lines.is_empty());
