@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
 use shop_common::service::{RunningService, ServiceDefinition};
-use shop_common::settings::ServiceSettings;
+use shop_common::settings::Env;
 use shop_testkit::{TestDb, service_env, unique_prefix};
 
 /// Each service: its definition (migrations, topics, defaults) and the migration folder name.
@@ -19,21 +19,15 @@ fn all_services() -> Vec<(&'static ServiceDefinition, &'static str)> {
     ]
 }
 
-async fn start(definition: &ServiceDefinition, settings: ServiceSettings) -> RunningService {
+/// Each service from the same environment its binary would read (so new settings need no change here).
+async fn start(definition: &ServiceDefinition, env: &Env) -> RunningService {
     match definition.name {
-        "auth" => {
-            let settings =
-                shop_auth::Settings::from_parts(settings, &shop_common::settings::Env::from_pairs([])).unwrap();
-            shop_auth::start(settings).await
-        }
-        "catalog" => {
-            let cache_key_prefix = settings.kafka.topic_prefix.clone();
-            shop_catalog::start(shop_catalog::Settings { service: settings, cache_key_prefix }).await
-        }
-        "cart" => shop_cart::start(shop_cart::Settings { service: settings }).await,
-        "order" => shop_order::start(shop_order::Settings { service: settings }).await,
-        "inventory" => shop_inventory::start(shop_inventory::Settings { service: settings }).await,
-        "analytics" => shop_analytics::start(shop_analytics::Settings { service: settings }).await,
+        "auth" => shop_auth::start(shop_auth::Settings::from_env(env).unwrap()).await,
+        "catalog" => shop_catalog::start(shop_catalog::Settings::from_env(env).unwrap()).await,
+        "cart" => shop_cart::start(shop_cart::Settings::from_env(env).unwrap()).await,
+        "order" => shop_order::start(shop_order::Settings::from_env(env).unwrap()).await,
+        "inventory" => shop_inventory::start(shop_inventory::Settings::from_env(env).unwrap()).await,
+        "analytics" => shop_analytics::start(shop_analytics::Settings::from_env(env).unwrap()).await,
         other => panic!("unknown service {other}"),
     }
     .unwrap()
@@ -44,8 +38,7 @@ async fn every_service_starts_and_reports_its_dependencies() {
     let client = reqwest::Client::new();
     for (definition, set) in all_services() {
         let db = TestDb::create(set, definition.migrations).await.unwrap();
-        let settings = definition.settings(&service_env(&db, &unique_prefix())).unwrap();
-        let service = start(definition, settings).await;
+        let service = start(definition, &service_env(&db, &unique_prefix())).await;
         let base = service.base_url();
 
         let health = client.get(format!("{base}/health")).send().await.unwrap();
@@ -78,11 +71,10 @@ async fn every_service_starts_and_reports_its_dependencies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_turns_503_naming_the_dependency_that_is_down() {
     let db = TestDb::create("catalog", shop_catalog::DEFINITION.migrations).await.unwrap();
-    let env = service_env(&db, &unique_prefix());
-    let mut settings = shop_catalog::DEFINITION.settings(&env).unwrap();
+    let mut settings = shop_catalog::Settings::from_env(&service_env(&db, &unique_prefix())).unwrap();
     // A Redis address where nothing listens: the service still starts (Redis is not needed to boot).
-    settings.redis.url = shop_common::settings::Secret::new("redis://127.0.0.1:1");
-    let service = start(&shop_catalog::DEFINITION, settings).await;
+    settings.service.redis.url = shop_common::settings::Secret::new("redis://127.0.0.1:1");
+    let service = shop_catalog::start(settings).await.unwrap();
     let response = reqwest::get(format!("{}/health", service.base_url())).await.unwrap();
     assert_eq!(response.status(), 503);
     let report: serde_json::Value = response.json().await.unwrap();
