@@ -108,7 +108,8 @@ pub trait PaymentProvider: Send + Sync + 'static {
 
     /// Cancels a payment that has not completed (the order service's payment timeout) and returns
     /// where it stands afterwards: `Failed` once cancelled, but `Succeeded` when the money was taken
-    /// before the cancel arrived (the caller must then confirm or refund the order, not drop it).
+    /// before the cancel arrived (the caller must then confirm or refund the order, not drop it), or
+    /// `Pending` when the provider cannot cancel it right now (Stripe: `processing`; ask again later).
     ///
     /// The default suits providers whose payments never wait ([`instant::InstantProvider`]): nothing
     /// to cancel, so it reports the current status. Safe to call twice.

@@ -114,8 +114,9 @@ fn check_id(id: &str) -> Result<(), ProviderError> {
 
 fn check_key(key: &str) -> Result<(), ProviderError> {
     // Without a key a retried call could charge twice; Stripe caps keys at 255 characters.
-    if key.trim().is_empty() || key.len() > 255 - REFUND_KEY_PREFIX.len() {
-        return Err(ProviderError::Rejected("the idempotency key must have 1 to 247 characters".into()));
+    let max = 255 - REFUND_KEY_PREFIX.len();
+    if key.trim().is_empty() || key.len() > max {
+        return Err(ProviderError::Rejected(format!("the idempotency key must have 1 to {max} bytes")));
     }
     Ok(())
 }

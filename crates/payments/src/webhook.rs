@@ -55,6 +55,8 @@ pub enum WebhookKind {
     /// `payment_intent.payment_failed` or `payment_intent.canceled`
     PaymentFailed { payment_id: String, order_id: Option<Uuid>, reason: String },
     /// `charge.refunded` (also sent for partial refunds); `payment_id` is the charge's PaymentIntent.
+    /// `order_id` comes from the charge's metadata, which may be empty: look the order up by
+    /// `payment_id`.
     Refunded { payment_id: String, order_id: Option<Uuid> },
     /// Anything else: acknowledged (2xx) and ignored.
     Other { event_type: String },

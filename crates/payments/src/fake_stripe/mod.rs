@@ -20,7 +20,7 @@
 mod server;
 
 use crate::PaymentProvider;
-use crate::settings::StripeSettings;
+use crate::settings::{PaymentSettings, StripeSettings};
 use crate::stripe::StripeProvider;
 use actix_web::dev::ServerHandle;
 use serde_json::{Value, json};
@@ -118,6 +118,11 @@ impl FakeStripe {
         settings.timeout = Duration::from_secs(5);
         settings.payment_method = Some(FAKE_PAYMENT_METHOD.to_owned());
         settings
+    }
+
+    /// [`FakeStripe::settings`] as the order service's [`PaymentSettings`].
+    pub fn payment_settings(&self) -> PaymentSettings {
+        PaymentSettings::Stripe(self.settings())
     }
 
     /// A provider built from [`FakeStripe::settings`].
