@@ -149,12 +149,11 @@ struct Flag {
 }
 
 async fn has_confirmed_lines(conn: &mut AsyncPgConnection, order_id: Uuid) -> QueryResult<bool> {
-    let row: Flag = diesel::sql_query(
-        "SELECT EXISTS (SELECT 1 FROM order_lines WHERE order_id = $1 AND from_confirmed) AS flag",
-    )
-    .bind::<SqlUuid, _>(order_id)
-    .get_result(conn)
-    .await?;
+    let row: Flag =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM order_lines WHERE order_id = $1 AND from_confirmed) AS flag")
+            .bind::<SqlUuid, _>(order_id)
+            .get_result(conn)
+            .await?;
     Ok(row.flag)
 }
 

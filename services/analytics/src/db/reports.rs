@@ -17,7 +17,8 @@ fn in_range(column: &str) -> String {
 }
 
 /// The order counts as a sale (confirmed or shipped, not cancelled or failed).
-const SOLD: &str = "COALESCE(o.confirmed_at, o.shipped_at) IS NOT NULL AND o.cancelled_at IS NULL AND o.failed_at IS NULL";
+const SOLD: &str =
+    "COALESCE(o.confirmed_at, o.shipped_at) IS NOT NULL AND o.cancelled_at IS NULL AND o.failed_at IS NULL";
 
 /// Units and revenue of one product in one currency.
 #[derive(Debug, QueryableByName)]

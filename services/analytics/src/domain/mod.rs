@@ -112,8 +112,11 @@ impl<'a> Reader<'a> {
                 None
             }
         });
+        // A date `to` ends at the following midnight, so `from` must come before that midnight
+        // (`from=2026-01-02&to=2026-01-01` is reversed, not empty); a date-time `to` may equal `from`.
+        let to_is_date = self.get("to").is_some_and(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok());
         if let (Some(f), Some(t)) = (from, to)
-            && f > t
+            && (f > t || (to_is_date && f == t))
         {
             self.fail("from", "must not be after `to`");
         }
@@ -229,8 +232,8 @@ mod tests {
 
     #[test]
     fn invalid_parameters_are_field_errors() {
-        let errors = top_selling(&raw(&[("from", "yesterday"), ("limit", "101"), ("by", "price"), ("x", "1")]))
-            .unwrap_err();
+        let errors =
+            top_selling(&raw(&[("from", "yesterday"), ("limit", "101"), ("by", "price"), ("x", "1")])).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["x", "from", "by", "limit"]);
         let errors = revenue(&raw(&[("from", "2026-02-01"), ("to", "2026-01-01"), ("interval", "year")])).unwrap_err();
@@ -239,6 +242,10 @@ mod tests {
         assert!(top_selling(&raw(&[("limit", "0")])).is_err());
         assert!(top_selling(&raw(&[("limit", "2.5")])).is_err());
         assert!(users(&raw(&[("to", "2026-02-30")])).is_err());
+        // A reversed pair of dates is an error even though `to` reaches the next midnight.
+        assert!(users(&raw(&[("from", "2026-01-02"), ("to", "2026-01-01")])).is_err());
+        assert!(users(&raw(&[("from", "2026-01-01T10:00:00Z"), ("to", "2026-01-01")])).is_ok());
+        assert!(users(&raw(&[("from", "2026-01-01T10:00:00Z"), ("to", "2026-01-01T10:00:00Z")])).is_ok());
     }
 
     #[test]

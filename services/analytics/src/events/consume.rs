@@ -61,7 +61,8 @@ impl EventHandler for AnalyticsHandler {
                     if !matches!(fact, Fact::Noted) {
                         tracing::debug!("event applied");
                     }
-                    metrics::counter!("analytics_events_applied_total", "type" => event.event_type.clone()).increment(1);
+                    metrics::counter!("analytics_events_applied_total", "type" => event.event_type.clone())
+                        .increment(1);
                     Ok(())
                 }
                 Ok(false) => {
@@ -70,7 +71,9 @@ impl EventHandler for AnalyticsHandler {
                         .increment(1);
                     Ok(())
                 }
-                Err(err) if is_data_error(&err) => Err(HandleError::Permanent(format!("rejected by the database: {err}"))),
+                Err(err) if is_data_error(&err) => {
+                    Err(HandleError::Permanent(format!("rejected by the database: {err}")))
+                }
                 Err(err) => Err(HandleError::Transient(anyhow::Error::from(err))),
             }
         })
@@ -83,7 +86,9 @@ fn is_data_error(err: &DieselError) -> bool {
     matches!(
         err,
         DieselError::DatabaseError(
-            DatabaseErrorKind::NotNullViolation | DatabaseErrorKind::CheckViolation | DatabaseErrorKind::ForeignKeyViolation,
+            DatabaseErrorKind::NotNullViolation
+                | DatabaseErrorKind::CheckViolation
+                | DatabaseErrorKind::ForeignKeyViolation,
             _
         )
     )

@@ -166,15 +166,45 @@ pub struct Order {
 /// One event, reduced to what the read models store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fact {
-    ProductVersion { product_id: Uuid, valid_from: DateTime<Utc>, sku: String, name: String, category: Option<String> },
-    Registered { user_id: Uuid, at: DateTime<Utc> },
-    LoggedIn { user_id: Uuid, at: DateTime<Utc> },
-    CartAdd { cart_id: Uuid, product_id: Uuid, user_id: Option<Uuid>, at: DateTime<Utc> },
-    CartMerged { from_cart_id: Uuid, into_cart_id: Uuid, at: DateTime<Utc> },
+    ProductVersion {
+        product_id: Uuid,
+        valid_from: DateTime<Utc>,
+        sku: String,
+        name: String,
+        category: Option<String>,
+    },
+    Registered {
+        user_id: Uuid,
+        at: DateTime<Utc>,
+    },
+    LoggedIn {
+        user_id: Uuid,
+        at: DateTime<Utc>,
+    },
+    CartAdd {
+        cart_id: Uuid,
+        product_id: Uuid,
+        user_id: Option<Uuid>,
+        at: DateTime<Utc>,
+    },
+    CartMerged {
+        from_cart_id: Uuid,
+        into_cart_id: Uuid,
+        at: DateTime<Utc>,
+    },
     OrderCreated(Order),
     OrderConfirmed(Order),
-    OrderMilestone { order_id: Uuid, milestone: OrderMilestone, at: DateTime<Utc> },
-    Refund { order_id: Uuid, payment_id: String, amount: Money, at: DateTime<Utc> },
+    OrderMilestone {
+        order_id: Uuid,
+        milestone: OrderMilestone,
+        at: DateTime<Utc>,
+    },
+    Refund {
+        order_id: Uuid,
+        payment_id: String,
+        amount: Money,
+        at: DateTime<Utc>,
+    },
     /// A known event that no figure uses: checked, recorded in the inbox, nothing else.
     Noted,
 }
@@ -243,11 +273,20 @@ pub fn decode(event: &Envelope) -> Result<Option<Fact>, Rejected> {
             if c.quantity <= 0 {
                 return Err(Rejected(format!("cart.item_added quantity {} is not positive", c.quantity)));
             }
-            Fact::CartAdd { cart_id: c.cart_id, product_id: c.product_id, user_id: c.user_id, at: c.at.unwrap_or(fallback) }
+            Fact::CartAdd {
+                cart_id: c.cart_id,
+                product_id: c.product_id,
+                user_id: c.user_id,
+                at: c.at.unwrap_or(fallback),
+            }
         }
         "cart.merged" => {
             let m: CartMerged = data(event)?;
-            Fact::CartMerged { from_cart_id: m.from_cart_id, into_cart_id: m.into_cart_id, at: m.at.unwrap_or(fallback) }
+            Fact::CartMerged {
+                from_cart_id: m.from_cart_id,
+                into_cart_id: m.into_cart_id,
+                at: m.at.unwrap_or(fallback),
+            }
         }
         "order.created" => Fact::OrderCreated(order(data(event)?, fallback)?),
         "order.confirmed" => Fact::OrderConfirmed(order(data(event)?, fallback)?),
@@ -370,7 +409,10 @@ mod tests {
                 json!({"order_id": Uuid::nil(), "lines": [{"product_id": Uuid::nil(), "quantity": 0,
                         "unit_price": {"amount_minor": 1, "currency": "EUR"}}], "total": {"amount_minor": 0, "currency": "EUR"}}),
             ),
-            ("payment.refunded", json!({"order_id": Uuid::nil(), "payment_id": "p", "amount": {"amount_minor": 5, "currency": "eur"}})),
+            (
+                "payment.refunded",
+                json!({"order_id": Uuid::nil(), "payment_id": "p", "amount": {"amount_minor": 5, "currency": "eur"}}),
+            ),
             ("inventory.adjusted", json!({"delta": 1})),
         ] {
             assert!(decode(&envelope(kind, 1, data)).is_err(), "{kind}");

@@ -3,7 +3,7 @@
 
 use super::AppState;
 use crate::db::reports;
-use crate::domain::{self, Interval, RankBy, Range, RawParams, average_order_value, rate};
+use crate::domain::{self, Interval, Range, RankBy, RawParams, average_order_value, rate};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -67,7 +67,9 @@ pub async fn get_top_selling(
                 .into_iter()
                 .take(usize::try_from(params.limit).unwrap_or(usize::MAX))
                 .enumerate()
-                .map(|(i, (product_id, (units, orders, revenue)))| item(i + 1, None, product_id, units, orders, revenue))
+                .map(|(i, (product_id, (units, orders, revenue)))| {
+                    item(i + 1, None, product_id, units, orders, revenue)
+                })
                 .collect()
         }
         RankBy::Revenue => {
