@@ -18,6 +18,23 @@
 //! | `STRIPE_TIMEOUT_MS` | `10000` | bound on each Stripe call, connect included |
 //! | `STRIPE_PAYMENT_METHOD` | unset | e.g. `pm_card_visa` (test mode): attached and confirmed server-side; unset, intents wait for the client (`Pending` + client secret) |
 //!
+//! # Wiring (order service)
+//!
+//! ```ignore
+//! let payments = PaymentSettings::from_env(&env)?;          // at start; errors name the variable
+//! let provider: Arc<dyn PaymentProvider> = payments.build_provider()?;
+//! // checkout: Succeeded → confirm, Pending → wait for the webhook, Failed → fail and release stock;
+//! // Err(e) if e.is_retryable() → retry later with the SAME idempotency key.
+//! let outcome = provider.start_payment(&PaymentRequest { order_id, amount, idempotency_key, customer_email }).await?;
+//! // POST /webhooks/stripe, with the raw body bytes (never re-serialised JSON):
+//! let header = req.headers().get("Stripe-Signature").and_then(|v| v.to_str().ok());
+//! match webhook::verify_and_parse(header, &body, secret.expose(), Utc::now(), webhook::DEFAULT_TOLERANCE_SECS) {
+//!     Ok(event) => { /* skip if event.id was seen; act on event.kind; answer 200 */ }
+//!     Err(_) => { /* answer 400: Stripe retries */ }
+//! }
+//! // payment timeout: provider.cancel_payment(&payment_id) → Failed, or Succeeded if it won the race.
+//! ```
+//!
 //! # Test double
 //!
 //! With the `fake-stripe` feature, `fake_stripe::FakeStripe` is a local HTTP server answering like
