@@ -49,7 +49,6 @@ pub struct CartItemAdded {
     #[serde(default)]
     pub user_id: Option<Uuid>,
     pub product_id: Uuid,
-    pub quantity: i64,
     #[serde(default)]
     pub at: Option<DateTime<Utc>>,
 }
@@ -270,9 +269,6 @@ pub fn decode(event: &Envelope) -> Result<Option<Fact>, Rejected> {
         }
         "cart.item_added" => {
             let c: CartItemAdded = data(event)?;
-            if c.quantity <= 0 {
-                return Err(Rejected(format!("cart.item_added quantity {} is not positive", c.quantity)));
-            }
             Fact::CartAdd {
                 cart_id: c.cart_id,
                 product_id: c.product_id,

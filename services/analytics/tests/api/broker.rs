@@ -27,6 +27,10 @@ async fn the_month_through_the_broker_gives_exact_figures_and_a_replay_reproduce
         assert!(parked.iter().all(|r| r.headers.contains_key("dlq-reason")));
     }
 
+    // Metrics: one applied count per event; net revenue per currency (EUR 40500 + USD 13000).
+    assert_eq!(metric_sum(&app.api, "analytics_events_applied_total").await, applied(&events) as f64);
+    assert_eq!(metric_sum(&app.api, "analytics_net_revenue_minor").await, 53_500.0);
+
     // Access is checked by the shipped app too.
     assert_eq!(app.api.get_as("/analytics/users", None).await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.api.get_as("/analytics/users", Some(&app.api.customer)).await.status(), StatusCode::FORBIDDEN);
