@@ -65,7 +65,14 @@ impl CartError {
 
 impl From<diesel::result::Error> for CartError {
     fn from(err: diesel::result::Error) -> Self {
-        CartError::Api(err.into())
+        use diesel::result::{DatabaseErrorKind, Error};
+        match err {
+            // Lost a race PostgreSQL could not order (serialization failure): retrying succeeds.
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                CartError::Api(ApiError::unavailable("the cart is busy, retry", 1).with_source(err))
+            }
+            other => CartError::Api(other.into()),
+        }
     }
 }
 

@@ -191,6 +191,10 @@ pub async fn update_item(
         .transaction::<_, CartError, _>(async |conn| {
             let (resolved, row) = owned_line(conn, caller, line).await?;
             let mut cart = resolved.cart;
+            if quantity > row.quantity {
+                // More units only of what is still for sale, in the cart's currency.
+                ensure_sellable(conn, &cart, row.product()).await?;
+            }
             if row.quantity != quantity {
                 carts::set_quantity(conn, line, quantity).await?;
                 cart = carts::touch(conn, cart.id(), None).await?;
@@ -208,6 +212,26 @@ pub async fn update_item(
         .await?;
     record_merge(merged);
     Ok(view)
+}
+
+/// Fails unless `product` can take more units in `cart`: it exists, is active and is priced in the
+/// cart's currency.
+async fn ensure_sellable(conn: &mut AsyncPgConnection, cart: &CartRow, product_id: ProductId) -> CartResult<()> {
+    let product = match products::find(conn, product_id).await? {
+        Some(p) if !p.deleted => p,
+        _ => return Err(CartError::ProductNotFound(product_id)),
+    };
+    if !product.sellable() {
+        return Err(CartError::ProductUnavailable(product_id));
+    }
+    if cart.currency.as_deref() != Some(product.currency.as_str()) {
+        return Err(CartError::CurrencyMismatch {
+            product: product_id,
+            product_currency: product.currency,
+            cart_currency: cart.currency.clone().unwrap_or_default(),
+        });
+    }
+    Ok(())
 }
 
 /// `DELETE /cart/items/{id}`: removes a line.
@@ -294,15 +318,17 @@ async fn merge_into(conn: &mut AsyncPgConnection, user: UserId, from: CartId) ->
         let mut present: HashSet<ProductId> = target_lines.iter().map(LineRow::product).collect();
         let mut count = target_lines.len() as i64;
         for line in &guest_lines {
-            if !present.contains(&line.product()) {
-                if count >= MAX_LINES {
-                    dropped += 1;
-                    continue;
-                }
+            if present.contains(&line.product()) {
+                carts::upsert_line(conn, target.id(), line.product(), line.quantity).await?;
+            } else if count < MAX_LINES {
+                // Moving the row keeps its id, so a client that saw it as a guest can still use it.
+                carts::move_line(conn, LineId(line.id), target.id()).await?;
                 count += 1;
                 present.insert(line.product());
+            } else {
+                dropped += 1;
+                continue;
             }
-            carts::upsert_line(conn, target.id(), line.product(), line.quantity).await?;
             moved += 1;
         }
     } else {

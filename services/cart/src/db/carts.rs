@@ -257,6 +257,17 @@ pub async fn upsert_line(
     .await
 }
 
+/// Moves a line to another cart (which must not hold its product), keeping its id.
+pub async fn move_line(conn: &mut AsyncPgConnection, line: LineId, to: CartId) -> diesel::QueryResult<()> {
+    // Moved lines join the end of the list (now() is the transaction time; ties go by id).
+    sql_query("UPDATE cart_lines SET cart_id = $2, added_at = now(), updated_at = now() WHERE id = $1")
+        .bind::<SqlUuid, _>(line.0)
+        .bind::<SqlUuid, _>(to.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn set_quantity(conn: &mut AsyncPgConnection, line: LineId, quantity: i64) -> diesel::QueryResult<()> {
     sql_query("UPDATE cart_lines SET quantity = $2, updated_at = now() WHERE id = $1")
         .bind::<SqlUuid, _>(line.0)

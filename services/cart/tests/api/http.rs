@@ -229,7 +229,8 @@ async fn merge_at_login_sums_caps_and_spends_the_token() {
     let response = app.add_product(&Who::anonymous(), lamp, 70).await;
     let token = response.headers().get("x-cart-token").unwrap().to_str().unwrap().to_owned();
     let guest_cart = expect_json(response, 200).await;
-    expect_json(app.add_product(&Who::guest(&token), desk, 2).await, 200).await;
+    let guest_cart = expect_json(app.add_product(&Who::guest(&token), desk, 2).await, 200).await;
+    let guest_desk_line = line_id(&guest_cart, 1);
 
     let alice = customer();
     expect_json(app.add_product(&Who::user(&alice), lamp, 40).await, 200).await;
@@ -241,6 +242,9 @@ async fn merge_at_login_sums_caps_and_spends_the_token() {
         merged["lines"].as_array().unwrap().iter().map(|l| (l["product_id"].clone(), l["quantity"].clone())).collect();
     assert_eq!(quantities, vec![(json!(lamp), json!(99)), (json!(chair), json!(1)), (json!(desk), json!(2))]);
     assert_eq!(merged["subtotal"]["amount_minor"], 99 * 1000 + 3000 + 2 * 5000);
+    assert_eq!(line_id(&merged, 2), guest_desk_line, "a moved line keeps its id");
+    let updated = app.update(&Who::user(&alice), &guest_desk_line, &json!({"quantity": 3})).await;
+    assert_eq!(expect_json(updated, 200).await["lines"][2]["quantity"], 3);
     expect_problem(app.get_cart(&Who::guest(&token)).await, 404, "cart_not_found").await;
     expect_problem(app.merge(&Who::user_with_token(&alice, &token)).await, 404, "cart_not_found").await;
     // A stale token on an authenticated request is ignored: the user's cart answers.
@@ -286,5 +290,12 @@ async fn deleted_products_stay_visible_but_unavailable() {
     assert_eq!(cart["item_count"], 3);
     expect_problem(app.add_product(&me, lamp, 1).await, 404, "product_not_found").await;
     expect_problem(app.add_product(&me, desk, 1).await, 422, "product_unavailable").await;
+    // Such lines can shrink or go, not grow.
+    let desk_line = line_id(&cart, 1);
+    expect_problem(app.update(&me, &desk_line, &json!({"quantity": 2})).await, 422, "product_unavailable").await;
+    let lamp_line = line_id(&cart, 0);
+    let cart = expect_json(app.update(&me, &lamp_line, &json!({"quantity": 1})).await, 200).await;
+    assert_eq!(cart["item_count"], 2);
+    expect_json(app.remove(&me, &desk_line).await, 200).await;
     app.stop().await;
 }
