@@ -228,7 +228,7 @@ async fn merge_at_login_sums_caps_and_spends_the_token() {
 
     let response = app.add_product(&Who::anonymous(), lamp, 70).await;
     let token = response.headers().get("x-cart-token").unwrap().to_str().unwrap().to_owned();
-    let guest_cart = expect_json(response, 200).await;
+    expect_json(response, 200).await;
     let guest_cart = expect_json(app.add_product(&Who::guest(&token), desk, 2).await, 200).await;
     let guest_desk_line = line_id(&guest_cart, 1);
 
