@@ -186,6 +186,10 @@ pub struct KafkaSettings {
     pub fetch_wait: Duration,
     pub partitions: i32,
     pub replication: i32,
+    /// `OUTBOX_RELAY_ENABLED` (default true): false leaves events in the outbox, unpublished. Only
+    /// for measuring what publishing costs the request path (`make bench`) and for operators who
+    /// must stop publishing without stopping the service; the backlog is sent once it is back on.
+    pub outbox_relay_enabled: bool,
 }
 
 impl KafkaSettings {
@@ -196,6 +200,7 @@ impl KafkaSettings {
             fetch_wait: env.millis_or("KAFKA_FETCH_WAIT_MS", Duration::from_millis(10))?,
             partitions: env.parse_or("KAFKA_PARTITIONS", 3)?,
             replication: env.parse_or("KAFKA_REPLICATION", 1)?,
+            outbox_relay_enabled: env.parse_or("OUTBOX_RELAY_ENABLED", true)?,
         })
     }
 
