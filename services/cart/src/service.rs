@@ -57,12 +57,11 @@ async fn resolve(conn: &mut AsyncPgConnection, caller: &Caller, access: Access) 
                 let cart = merge_into(conn, user, guest.id()).await?;
                 return Ok(Some(Resolved { cart, issued: None, merged: true }));
             }
-            let cart = if access == Access::Create {
-                let cart = carts::ensure_user_cart(conn, user).await?;
-                carts::find_by_id(conn, cart.id(), true).await?
-            } else {
-                carts::find_by_user(conn, user, lock).await?
-            };
+            let mut cart = carts::find_by_user(conn, user, lock).await?;
+            if cart.is_none() && access == Access::Create {
+                let created = carts::ensure_user_cart(conn, user).await?;
+                cart = carts::find_by_id(conn, created.id(), true).await?;
+            }
             Ok(cart.map(|cart| Resolved { cart, issued: None, merged: false }))
         }
         (None, Some(token)) => {

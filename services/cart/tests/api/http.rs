@@ -299,3 +299,30 @@ async fn deleted_products_stay_visible_but_unavailable() {
     expect_json(app.remove(&me, &desk_line).await, 200).await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_sum_exactly() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.conn().await;
+    let lamp = seed_product(&mut conn, 1000, "EUR", true).await;
+    let alice = Who::user(&customer());
+    let adds = (0..12).map(|_| app.add_product(&alice, lamp, 2));
+    for response in futures_util::future::join_all(adds).await {
+        expect_json(response, 200).await;
+    }
+    let cart = expect_json(app.get_cart(&alice).await, 200).await;
+    assert_eq!(cart["lines"].as_array().unwrap().len(), 1);
+    assert_eq!(cart["lines"][0]["quantity"], 24);
+
+    // The same for a guest: concurrent adds with one token land in one cart.
+    let response = app.add_product(&Who::anonymous(), lamp, 1).await;
+    let token = response.headers().get("x-cart-token").unwrap().to_str().unwrap().to_owned();
+    let guest = Who::guest(&token);
+    let adds = (0..12).map(|_| app.add_product(&guest, lamp, 1));
+    for response in futures_util::future::join_all(adds).await {
+        expect_json(response, 200).await;
+    }
+    assert_eq!(expect_json(app.get_cart(&guest).await, 200).await["lines"][0]["quantity"], 13);
+    assert_eq!(crate::helpers::count(&mut conn, "SELECT count(*) AS n FROM carts").await, 2);
+    app.stop().await;
+}
