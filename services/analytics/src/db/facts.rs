@@ -2,6 +2,7 @@
 //! depend on the order in which facts arrive (earliest time wins, a later product snapshot never
 //! replaces an earlier one's row), so a replay or a cross-topic reordering builds the same rows.
 
+use crate::domain::ids::{OrderId, ProductId};
 use crate::events::payloads::{Fact, Line, Order};
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel::{QueryResult, QueryableByName};
@@ -148,7 +149,7 @@ struct Flag {
     flag: bool,
 }
 
-async fn has_confirmed_lines(conn: &mut AsyncPgConnection, order_id: Uuid) -> QueryResult<bool> {
+async fn has_confirmed_lines(conn: &mut AsyncPgConnection, order_id: OrderId) -> QueryResult<bool> {
     let row: Flag =
         diesel::sql_query("SELECT EXISTS (SELECT 1 FROM order_lines WHERE order_id = $1 AND from_confirmed) AS flag")
             .bind::<SqlUuid, _>(order_id)
@@ -171,7 +172,7 @@ struct LineName {
 /// lines (order.confirmed's) do not carry them.
 async fn replace_lines(
     conn: &mut AsyncPgConnection,
-    order_id: Uuid,
+    order_id: OrderId,
     lines: &[Line],
     from_confirmed: bool,
 ) -> QueryResult<()> {
@@ -180,7 +181,7 @@ async fn replace_lines(
             .bind::<SqlUuid, _>(order_id)
             .load(conn)
             .await?;
-    let known = |product_id: Uuid| previous.iter().find(|p| p.product_id == product_id);
+    let known = |product_id: ProductId| previous.iter().find(|p| p.product_id == product_id.0);
     diesel::sql_query("DELETE FROM order_lines WHERE order_id = $1").bind::<SqlUuid, _>(order_id).execute(conn).await?;
     for (line_no, line) in lines.iter().enumerate() {
         let sku = line.sku.clone().or_else(|| known(line.product_id).and_then(|p| p.sku.clone()));

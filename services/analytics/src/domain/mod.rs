@@ -5,6 +5,8 @@
 //! or a calendar date. A date in `from` means its midnight; a date in `to` means the end of that
 //! day (the next midnight), so `from=2026-01-05&to=2026-01-05` is the whole of 5 January.
 
+pub mod ids;
+
 use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
 use shop_common::error::FieldError;

@@ -2,18 +2,18 @@
 //! [`Fact`]s. Times come from the payload, falling back to the envelope's `occurred_at`: never the
 //! clock of the consumer, so a replay rebuilds identical rows.
 
+use crate::domain::ids::{CartId, OrderId, ProductId, UserId};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use shop_common::events::Envelope;
 use shop_common::money::Money;
-use uuid::Uuid;
 
 /// The only payload version analytics understands, for every type.
 pub const SUPPORTED_VERSION: u32 = 1;
 
 #[derive(Debug, Deserialize)]
 pub struct ProductSnapshot {
-    pub product_id: Uuid,
+    pub product_id: ProductId,
     pub sku: String,
     pub name: String,
     #[serde(default)]
@@ -26,37 +26,37 @@ pub struct ProductSnapshot {
 
 #[derive(Debug, Deserialize)]
 pub struct ProductDeleted {
-    pub product_id: Uuid,
+    pub product_id: ProductId,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct UserRegistered {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     #[serde(default)]
     pub registered_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct UserLoggedIn {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     #[serde(default)]
     pub logged_in_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct CartItemAdded {
-    pub cart_id: Uuid,
+    pub cart_id: CartId,
     #[serde(default)]
-    pub user_id: Option<Uuid>,
-    pub product_id: Uuid,
+    pub user_id: Option<UserId>,
+    pub product_id: ProductId,
     #[serde(default)]
     pub at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct CartMerged {
-    pub from_cart_id: Uuid,
-    pub into_cart_id: Uuid,
+    pub from_cart_id: CartId,
+    pub into_cart_id: CartId,
     #[serde(default)]
     pub at: Option<DateTime<Utc>>,
 }
@@ -65,12 +65,12 @@ pub struct CartMerged {
 #[derive(Debug, Deserialize)]
 pub struct CartTouched {
     #[allow(dead_code)]
-    pub cart_id: Uuid,
+    pub cart_id: CartId,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct OrderLine {
-    pub product_id: Uuid,
+    pub product_id: ProductId,
     #[serde(default)]
     pub sku: Option<String>,
     #[serde(default)]
@@ -81,11 +81,11 @@ pub struct OrderLine {
 
 #[derive(Debug, Deserialize)]
 pub struct OrderPlaced {
-    pub order_id: Uuid,
+    pub order_id: OrderId,
     #[serde(default)]
-    pub user_id: Option<Uuid>,
+    pub user_id: Option<UserId>,
     #[serde(default)]
-    pub cart_id: Option<Uuid>,
+    pub cart_id: Option<CartId>,
     pub lines: Vec<OrderLine>,
     pub total: Money,
     /// `created_at` of order.created, `at` of order.confirmed.
@@ -96,7 +96,7 @@ pub struct OrderPlaced {
 /// `order.cancelled`, `order.failed`, `order.shipped`.
 #[derive(Debug, Deserialize)]
 pub struct OrderStep {
-    pub order_id: Uuid,
+    pub order_id: OrderId,
     #[serde(default)]
     pub at: Option<DateTime<Utc>>,
 }
@@ -104,7 +104,7 @@ pub struct OrderStep {
 /// `payment.succeeded`/`payment.failed` (checked, not stored) and `payment.refunded`.
 #[derive(Debug, Deserialize)]
 pub struct Payment {
-    pub order_id: Uuid,
+    pub order_id: OrderId,
     #[serde(default)]
     pub payment_id: Option<serde_json::Value>,
     #[serde(default)]
@@ -117,9 +117,9 @@ pub struct Payment {
 #[derive(Debug, Deserialize)]
 pub struct InventoryEvent {
     #[serde(default)]
-    pub order_id: Option<Uuid>,
+    pub order_id: Option<OrderId>,
     #[serde(default)]
-    pub product_id: Option<Uuid>,
+    pub product_id: Option<ProductId>,
 }
 
 /// Which timestamp of the order an order event sets.
@@ -143,7 +143,7 @@ impl OrderMilestone {
 /// A validated line, priced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
-    pub product_id: Uuid,
+    pub product_id: ProductId,
     pub sku: Option<String>,
     pub name: Option<String>,
     pub quantity: i64,
@@ -154,9 +154,9 @@ pub struct Line {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
-    pub order_id: Uuid,
-    pub user_id: Option<Uuid>,
-    pub cart_id: Option<Uuid>,
+    pub order_id: OrderId,
+    pub user_id: Option<UserId>,
+    pub cart_id: Option<CartId>,
     pub lines: Vec<Line>,
     pub total: Money,
     pub at: DateTime<Utc>,
@@ -166,40 +166,40 @@ pub struct Order {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fact {
     ProductVersion {
-        product_id: Uuid,
+        product_id: ProductId,
         valid_from: DateTime<Utc>,
         sku: String,
         name: String,
         category: Option<String>,
     },
     Registered {
-        user_id: Uuid,
+        user_id: UserId,
         at: DateTime<Utc>,
     },
     LoggedIn {
-        user_id: Uuid,
+        user_id: UserId,
         at: DateTime<Utc>,
     },
     CartAdd {
-        cart_id: Uuid,
-        product_id: Uuid,
-        user_id: Option<Uuid>,
+        cart_id: CartId,
+        product_id: ProductId,
+        user_id: Option<UserId>,
         at: DateTime<Utc>,
     },
     CartMerged {
-        from_cart_id: Uuid,
-        into_cart_id: Uuid,
+        from_cart_id: CartId,
+        into_cart_id: CartId,
         at: DateTime<Utc>,
     },
     OrderCreated(Order),
     OrderConfirmed(Order),
     OrderMilestone {
-        order_id: Uuid,
+        order_id: OrderId,
         milestone: OrderMilestone,
         at: DateTime<Utc>,
     },
     Refund {
-        order_id: Uuid,
+        order_id: OrderId,
         payment_id: String,
         amount: Money,
         at: DateTime<Utc>,
@@ -382,6 +382,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
+    use uuid::Uuid;
 
     fn envelope(kind: &str, version: u32, data: serde_json::Value) -> Envelope {
         Envelope::new(kind, version, "test", "k", data)
@@ -419,9 +420,9 @@ mod tests {
     fn times_come_from_the_payload_then_the_envelope() {
         let at = "2026-01-05T10:00:00Z".parse::<DateTime<Utc>>().unwrap();
         let e = envelope("user.logged_in", 1, json!({"user_id": Uuid::nil(), "logged_in_at": at}));
-        assert_eq!(decode(&e).unwrap(), Some(Fact::LoggedIn { user_id: Uuid::nil(), at }));
+        assert_eq!(decode(&e).unwrap(), Some(Fact::LoggedIn { user_id: UserId(Uuid::nil()), at }));
         let e = envelope("user.logged_in", 1, json!({"user_id": Uuid::nil()}));
-        assert_eq!(decode(&e).unwrap(), Some(Fact::LoggedIn { user_id: Uuid::nil(), at: e.occurred_at }));
+        assert_eq!(decode(&e).unwrap(), Some(Fact::LoggedIn { user_id: UserId(Uuid::nil()), at: e.occurred_at }));
     }
 
     #[test]
