@@ -6,18 +6,23 @@
 //! also presents a guest token folds that guest cart into the user's first (sign-in merge). A token
 //! or line id that is not the caller's is reported exactly like one that does not exist.
 
+mod checkout;
+mod merge;
+
+pub use checkout::{CheckoutOutcome, apply_checkout};
+pub use merge::merge;
+
 use crate::db::carts::{self, CartRow, LineRow};
 use crate::db::products;
 use crate::domain::token::{self, CartToken};
 use crate::domain::view::CartView;
-use crate::domain::{CartId, LineId, MAX_LINES, OrderId, ProductId, UserId};
+use crate::domain::{LineId, MAX_LINES, ProductId, UserId};
 use crate::error::{CartError, CartResult};
 use crate::events::publish::{self, ClearReason};
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use shop_common::error::ApiError;
 use shop_common::money::Money;
-use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
 
 /// Who is asking: the verified user, the guest token they sent, both, or neither.
@@ -54,7 +59,7 @@ async fn resolve(conn: &mut AsyncPgConnection, caller: &Caller, access: Access) 
             if let Some(token) = token
                 && let Some(guest) = carts::find_by_token(conn, &token::hash(token), false).await?
             {
-                let cart = merge_into(conn, user, guest.id()).await?;
+                let cart = merge::merge_into(conn, user, guest.id()).await?;
                 return Ok(Some(Resolved { cart, issued: None, merged: true }));
             }
             let mut cart = carts::find_by_user(conn, user, lock).await?;
@@ -78,12 +83,12 @@ async fn resolve(conn: &mut AsyncPgConnection, caller: &Caller, access: Access) 
 }
 
 /// Prices the cart's current lines.
-async fn render(conn: &mut AsyncPgConnection, cart: &CartRow) -> CartResult<CartView> {
+pub(crate) async fn render(conn: &mut AsyncPgConnection, cart: &CartRow) -> CartResult<CartView> {
     let lines = carts::lines(conn, cart.id()).await?;
     Ok(CartView::build(&cart.header(), lines)?)
 }
 
-fn record_merge(merged: bool) {
+pub(crate) fn record_merge(merged: bool) {
     if merged {
         metrics::counter!("cart_merges_total").increment(1);
     }
@@ -279,142 +284,4 @@ pub async fn clear(conn: &mut AsyncPgConnection, caller: &Caller) -> CartResult<
         .await?;
     record_merge(merged);
     Ok(view)
-}
-
-/// `POST /cart/merge`: folds the guest cart named by `token` into `user`'s cart.
-pub async fn merge(conn: &mut AsyncPgConnection, user: UserId, token: &str) -> CartResult<CartView> {
-    let view = conn
-        .transaction::<_, CartError, _>(async |conn| {
-            let guest = carts::find_by_token(conn, &token::hash(token), false).await?.ok_or(CartError::CartNotFound)?;
-            let cart = merge_into(conn, user, guest.id()).await?;
-            render(conn, &cart).await
-        })
-        .await?;
-    record_merge(true);
-    Ok(view)
-}
-
-/// Folds guest cart `from` into `user`'s cart (created if needed) and deletes it.
-///
-/// Rules: quantities of the same product add up, capped at 99; guest lines that would take the
-/// user's cart past 100 lines are dropped (oldest guest lines go first); if both carts hold lines
-/// in different currencies, the guest's lines are dropped (one currency per cart). Emits
-/// `cart.merged`. Returns the user's cart, locked.
-async fn merge_into(conn: &mut AsyncPgConnection, user: UserId, from: CartId) -> CartResult<CartRow> {
-    let target = carts::ensure_user_cart(conn, user).await?;
-    let locked = carts::lock_all(conn, &[from, target.id()]).await?;
-    let target = locked.iter().find(|c| c.id == target.id).cloned().ok_or(diesel::result::Error::NotFound)?;
-    let Some(guest) = locked.into_iter().find(|c| c.id == from.0) else {
-        // A concurrent request merged it first: nothing left to fold in.
-        return Ok(target);
-    };
-    let guest_lines = carts::line_rows(conn, guest.id()).await?;
-    let target_lines = carts::line_rows(conn, target.id()).await?;
-    let compatible = target_lines.is_empty() || guest_lines.is_empty() || guest.currency == target.currency;
-    let mut moved = 0usize;
-    let mut dropped = 0usize;
-    if compatible {
-        let mut present: HashSet<ProductId> = target_lines.iter().map(LineRow::product).collect();
-        let mut count = target_lines.len() as i64;
-        for line in &guest_lines {
-            if present.contains(&line.product()) {
-                carts::upsert_line(conn, target.id(), line.product(), line.quantity).await?;
-            } else if count < MAX_LINES {
-                // Moving the row keeps its id, so a client that saw it as a guest can still use it.
-                carts::move_line(conn, LineId(line.id), target.id()).await?;
-                count += 1;
-                present.insert(line.product());
-            } else {
-                dropped += 1;
-                continue;
-            }
-            moved += 1;
-        }
-    } else {
-        dropped = guest_lines.len();
-    }
-    let currency = if target_lines.is_empty() && moved > 0 { guest.currency.as_deref() } else { None };
-    carts::delete_cart(conn, guest.id()).await?;
-    let target = carts::touch(conn, target.id(), currency).await?;
-    let event = publish::Merged { from_cart_id: guest.id(), into_cart_id: target.id(), user_id: user, at: Utc::now() };
-    publish::enqueue(conn, publish::MERGED, target.id(), &event).await?;
-    tracing::info!(cart.from = %guest.id(), cart.into = %target.id(), cart.lines_moved = moved, cart.lines_dropped = dropped, "guest cart merged");
-    Ok(target)
-}
-
-/// What applying a confirmed order did to its cart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckoutOutcome {
-    /// The ordered lines were taken out; the cart still holds others.
-    Reduced,
-    /// The cart ended empty (`cart.cleared` with reason `checkout`).
-    Emptied,
-    /// Nothing to do: no such cart, another user's cart, or none of the products were in it.
-    Unchanged,
-    /// This order was applied before (a replay under a new event id).
-    AlreadyApplied,
-}
-
-/// Applies `order.confirmed`: subtracts the ordered quantities from `cart`'s lines (a line at 0 or
-/// below goes) and emits the matching events, once per order. Runs in the caller's transaction
-/// (the consumer's, which also holds the inbox row).
-pub async fn apply_checkout(
-    conn: &mut AsyncPgConnection,
-    order: OrderId,
-    cart: CartId,
-    user: Option<UserId>,
-    ordered: &[(ProductId, i64)],
-) -> diesel::QueryResult<CheckoutOutcome> {
-    let Some(cart) = carts::find_by_id(conn, cart, true).await? else {
-        return Ok(CheckoutOutcome::Unchanged);
-    };
-    if !carts::claim_checkout(conn, order, cart.id()).await? {
-        return Ok(CheckoutOutcome::AlreadyApplied);
-    }
-    if let (Some(ordered_by), Some(owner)) = (user, cart.user())
-        && ordered_by != owner
-    {
-        tracing::warn!(cart.id = %cart.id(), "order.confirmed names a cart of another user; ignored");
-        return Ok(CheckoutOutcome::Unchanged);
-    }
-    let mut wanted: BTreeMap<ProductId, i64> = BTreeMap::new();
-    for (product, quantity) in ordered.iter().filter(|(_, q)| *q > 0) {
-        let total = wanted.entry(*product).or_insert(0);
-        *total = total.saturating_add(*quantity);
-    }
-    let mut changes: Vec<(ProductId, Option<i64>)> = Vec::new();
-    for (product, quantity) in wanted {
-        let Some(line) = carts::find_line_for_product(conn, cart.id(), product).await? else { continue };
-        let left = line.quantity.saturating_sub(quantity);
-        if left <= 0 {
-            carts::delete_line(conn, LineId(line.id)).await?;
-            changes.push((product, None));
-        } else {
-            carts::set_quantity(conn, LineId(line.id), left).await?;
-            changes.push((product, Some(left)));
-        }
-    }
-    if changes.is_empty() {
-        return Ok(CheckoutOutcome::Unchanged);
-    }
-    let cart = carts::touch(conn, cart.id(), None).await?;
-    let at = Utc::now();
-    if carts::line_count(conn, cart.id()).await? == 0 {
-        let event = publish::Cleared { cart_id: cart.id(), user_id: cart.user(), reason: ClearReason::Checkout, at };
-        publish::enqueue(conn, publish::CLEARED, cart.id(), &event).await?;
-        return Ok(CheckoutOutcome::Emptied);
-    }
-    for (product_id, left) in changes {
-        match left {
-            Some(quantity) => {
-                let event = publish::ItemUpdated { cart_id: cart.id(), user_id: cart.user(), product_id, quantity, at };
-                publish::enqueue(conn, publish::ITEM_UPDATED, cart.id(), &event).await?;
-            }
-            None => {
-                let event = publish::ItemRemoved { cart_id: cart.id(), user_id: cart.user(), product_id, at };
-                publish::enqueue(conn, publish::ITEM_REMOVED, cart.id(), &event).await?;
-            }
-        }
-    }
-    Ok(CheckoutOutcome::Reduced)
 }
