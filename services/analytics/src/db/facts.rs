@@ -3,7 +3,7 @@
 //! replaces an earlier one's row), so a replay or a cross-topic reordering builds the same rows.
 
 use crate::domain::ids::{OrderId, ProductId};
-use crate::events::payloads::{Fact, Line, Order};
+use crate::events::decode::{Fact, Line, Order};
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel::{QueryResult, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};

@@ -5,7 +5,7 @@
 //! types are ignored; unknown versions and malformed payloads go to `<topic>.dlq` and the consumer
 //! moves on.
 
-use super::payloads::{Fact, decode};
+use super::decode::{Fact, decode};
 use crate::db::facts;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::AsyncConnection;
