@@ -196,5 +196,7 @@ pub async fn expect_problem(response: Response, status: u16, code: &str) -> Valu
     let body = expect_json(response, status).await;
     assert_eq!(content_type.as_deref(), Some("application/problem+json"), "body: {body}");
     assert_eq!(body["code"], code, "body: {body}");
+    assert_eq!(body["status"], status, "body: {body}");
+    assert!(body["request_id"].is_string() && body["title"].is_string() && body["detail"].is_string(), "body: {body}");
     body
 }

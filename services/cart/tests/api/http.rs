@@ -62,6 +62,10 @@ async fn add_update_remove_and_clear() {
     // Clearing an empty cart changes nothing and emits nothing.
     expect_json(app.clear(&me).await, 200).await;
 
+    let metrics = app.request(Method::GET, "/metrics", &Who::anonymous()).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("cart_lines_added_total 3"), "{metrics}");
+    assert!(metrics.contains("cart_lines_removed_total 1"));
+
     for (event, n) in [("cart.item_added", 3), ("cart.item_updated", 1), ("cart.item_removed", 1), ("cart.cleared", 1)]
     {
         assert_eq!(outbox_count(&mut conn, event).await, n, "{event}");
