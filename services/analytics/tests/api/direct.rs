@@ -14,6 +14,13 @@ async fn the_scripted_month_gives_exact_figures() {
     app.feed(&events).await;
     let mut conn = app.db.connect().await;
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM inbox").await, applied(&events) as i64);
+    // The order facts carry their status, derived from the event times.
+    for (status, expected) in [("pending", 1), ("confirmed", 3), ("shipped", 1), ("cancelled", 2), ("failed", 1)] {
+        let sql = format!("SELECT count(*) AS n FROM orders WHERE status = '{status}'");
+        assert_eq!(count(&mut conn, &sql).await, expected, "{status}");
+    }
+    // The refund that arrived before its order is kept, not dropped.
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM refunds").await, 2);
     assert_january(&app.api).await;
     app.stop().await;
 }
