@@ -163,13 +163,19 @@ pub async fn require_refund(conn: &mut AsyncPgConnection, order_id: OrderId) -> 
     Ok(changed == 1)
 }
 
-/// Payments owed back, oldest first.
-pub async fn refunds_due(conn: &mut AsyncPgConnection, limit: i64) -> diesel::QueryResult<Vec<PaymentRow>> {
+/// Payments owed back (of one order when given), oldest first.
+pub async fn refunds_due(
+    conn: &mut AsyncPgConnection,
+    only: Option<OrderId>,
+    limit: i64,
+) -> diesel::QueryResult<Vec<PaymentRow>> {
     diesel::sql_query(format!(
         "SELECT {PAYMENT_COLUMNS} FROM payments WHERE refund_required AND refunded_at IS NULL
+             AND ($2::uuid IS NULL OR order_id = $2)
          ORDER BY updated_at LIMIT $1"
     ))
     .bind::<BigInt, _>(limit)
+    .bind::<Nullable<SqlUuid>, _>(only.map(|id| id.0))
     .load(conn)
     .await
 }
@@ -200,4 +206,21 @@ pub async fn refund_attempt_failed(conn: &mut AsyncPgConnection, order_id: Order
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Payments still pending at the provider for orders that already failed or were cancelled:
+/// the customer must no longer be able to pay them (the refunder cancels them).
+pub async fn pending_on_closed_orders(
+    conn: &mut AsyncPgConnection,
+    limit: i64,
+) -> diesel::QueryResult<Vec<PaymentRow>> {
+    let columns = PAYMENT_COLUMNS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ");
+    diesel::sql_query(format!(
+        "SELECT {columns} FROM payments p JOIN orders o ON o.id = p.order_id
+         WHERE p.status = 'pending' AND p.payment_id IS NOT NULL AND o.status IN ('FAILED', 'CANCELLED')
+         ORDER BY p.updated_at LIMIT $1"
+    ))
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await
 }

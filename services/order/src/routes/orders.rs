@@ -315,9 +315,12 @@ pub async fn cancel_order(
         })
         .await?;
     state.core.relay.wake();
-    if refund_due {
+    if !refund_due {
+        // A payment still open at the provider is cancelled by the refunder.
+        state.core.refunds.notify_one();
+    } else {
         // Pay back now so the response shows the refund; on failure the refunder task retries.
-        if let Err(err) = refunds::process_due(&state.core).await {
+        if let Err(err) = refunds::process_due(&state.core, Some(id)).await {
             tracing::warn!(error = %format!("{err:#}"), "refund after cancel failed, the refunder retries");
         }
     }

@@ -31,6 +31,8 @@ pub async fn sweep_once(core: &Core, timeout: Duration) -> anyhow::Result<usize>
         .await?;
     if failed > 0 {
         core.relay.wake();
+        // Their payments may still be open at the provider: the refunder cancels them.
+        core.refunds.notify_one();
         tracing::info!(orders.count = failed, "open orders timed out");
     }
     Ok(failed)

@@ -128,9 +128,18 @@ pub struct ScriptedProvider {
     pub starts: AtomicUsize,
     pub keys: Mutex<Vec<String>>,
     pub refunds: AtomicUsize,
+    pub refund_keys: Mutex<Vec<String>>,
 }
 
 impl ScriptedProvider {
+    /// Distinct refunds asked for (calls with the same idempotency key are one refund).
+    pub fn distinct_refunds(&self) -> usize {
+        let mut keys = self.refund_keys.lock().unwrap().clone();
+        keys.sort();
+        keys.dedup();
+        keys.len()
+    }
+
     pub fn push(&self, outcome: Result<PaymentOutcome, ProviderError>) {
         self.outcomes.lock().unwrap().push_back(outcome);
     }
@@ -154,6 +163,7 @@ impl PaymentProvider for ScriptedProvider {
     fn refund<'a>(&'a self, request: &'a RefundRequest) -> ProviderFuture<'a, RefundOutcome> {
         Box::pin(async move {
             self.refunds.fetch_add(1, Ordering::SeqCst);
+            self.refund_keys.lock().unwrap().push(request.idempotency_key.clone());
             Ok(RefundOutcome { refund_id: format!("re_{}", request.order_id), status: "succeeded".into() })
         })
     }

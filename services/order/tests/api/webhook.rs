@@ -159,3 +159,23 @@ async fn a_failure_after_confirmation_is_ignored() {
     assert_eq!(outbox_count(&mut conn, "payment.failed", Some(&order.to_string())).await, 0);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_an_awaiting_order_cancels_its_payment_at_the_provider() {
+    let (app, fake) = spawn_stripe().await;
+    let (order, payment_id) = awaiting_order(&app, &fake).await;
+    assert_eq!(app.put(&format!("/orders/{order}/cancel"), Some(&app.customer)).await.status(), StatusCode::OK);
+    let app_ref = &app;
+    wait_until(EVENT_TIMEOUT, "the payment to be cancelled", || async move {
+        let view: Value = app_ref.get(&format!("/orders/{order}"), Some(&app_ref.admin)).await.json().await.unwrap();
+        view["payment"]["status"] == "failed"
+    })
+    .await
+    .unwrap();
+    assert_eq!(fake.intent(&payment_id).unwrap()["status"], "canceled");
+    assert_eq!(app.status_of(order).await, "CANCELLED");
+    assert_eq!(fake.refunds(), 0, "nothing was paid, nothing to refund");
+    let mut conn = app.db.connect().await;
+    assert_eq!(outbox_count(&mut conn, "payment.failed", Some(&order.to_string())).await, 1);
+    app.stop().await;
+}
