@@ -36,8 +36,9 @@ pub async fn apply_checkout(
     if !carts::claim_checkout(conn, order, cart.id()).await? {
         return Ok(CheckoutOutcome::AlreadyApplied);
     }
-    if let (Some(ordered_by), Some(owner)) = (user, cart.user())
-        && ordered_by != owner
+    // A user cart only follows its own user's orders (a guest order never names a user cart).
+    if let Some(owner) = cart.user()
+        && user != Some(owner)
     {
         tracing::warn!(cart.id = %cart.id(), "order.confirmed names a cart of another user; ignored");
         return Ok(CheckoutOutcome::Unchanged);

@@ -192,6 +192,9 @@ async fn checkout_takes_out_the_ordered_quantities() {
     let stranger = Some(UserId(Uuid::new_v4()));
     let outcome = service::apply_checkout(&mut conn, order(), cart, stranger, &[(a, 3)]).await.unwrap();
     assert_eq!(outcome, CheckoutOutcome::Unchanged);
+    // Nor a guest order naming a user's cart.
+    let outcome = service::apply_checkout(&mut conn, order(), cart, None, &[(a, 3)]).await.unwrap();
+    assert_eq!(outcome, CheckoutOutcome::Unchanged);
     // An unknown cart neither.
     let unknown = CartId(Uuid::now_v7());
     let outcome = service::apply_checkout(&mut conn, order(), unknown, user.user, &[(a, 3)]).await.unwrap();
