@@ -35,7 +35,13 @@ pub const DEFINITION: ServiceDefinition = ServiceDefinition {
     default_port: 5104,
     default_database: "shop_orders",
     migrations: || MIGRATIONS,
-    topics: &[topics::ORDER_EVENTS, topics::PAYMENT_EVENTS, topics::INVENTORY_EVENTS, topics::PRODUCT_EVENTS],
+    topics: &[
+        topics::ORDER_EVENTS,
+        topics::PAYMENT_EVENTS,
+        topics::INVENTORY_EVENTS,
+        topics::PRODUCT_EVENTS,
+        topics::USER_EVENTS,
+    ],
 };
 
 pub const DEFAULT_CART_URL: &str = "http://127.0.0.1:5103";
@@ -132,7 +138,7 @@ fn parts(infra: &Infra, settings: &Settings, provider: Arc<dyn PaymentProvider>)
     let mut parts = ServiceParts::routes(move |cfg| routes::configure(cfg, app_state.clone()));
     parts.consumers.push(ConsumerSpec {
         group: events::consume::GROUP.into(),
-        topics: vec![topics::INVENTORY_EVENTS.into(), topics::PRODUCT_EVENTS.into()],
+        topics: vec![topics::INVENTORY_EVENTS.into(), topics::PRODUCT_EVENTS.into(), topics::USER_EVENTS.into()],
         handler: Arc::new(events::consume::OrderHandler { core: core.clone() }),
     });
     parts.scrape_hooks.push(orders_gauge(infra.db.clone()));

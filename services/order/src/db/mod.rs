@@ -5,6 +5,7 @@
 //! are conditional updates (`... WHERE status = $from`) and `INSERT ... ON CONFLICT DO NOTHING`
 //! whose row counts are the decisions.
 
+pub mod customers;
 pub mod idempotency;
 pub mod notifications;
 pub mod orders;

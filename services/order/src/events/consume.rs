@@ -1,11 +1,12 @@
-//! Consumes `inventory_events` (the saga) and `product_events` (the price snapshot), group `order`.
+//! Consumes `inventory_events` (the saga), `product_events` (the price snapshot) and `user_events`
+//! (customers' e-mail addresses, for shipping notices), group `order`.
 //!
 //! Each event is applied in one transaction with its inbox row, so a redelivery is a no-op.
 //! `inventory.reserved` calls the payment provider *before* that transaction (never holding a
 //! database transaction open over the network); a provider outage is a transient error, so the
 //! event is retried with the same idempotency key and can never charge twice.
 
-use crate::db::{orders, products};
+use crate::db::{customers, orders, products};
 use crate::domain::{OrderId, ProductId, Status};
 use crate::saga;
 use crate::state::Core;
@@ -60,7 +61,14 @@ struct Rejected {
     reason: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct UserRegistered {
+    user_id: uuid::Uuid,
+    email: String,
+}
+
 enum Command {
+    Customer(UserRegistered),
     Product(products::ProductState),
     DeleteProduct(ProductDeleted, DateTime<Utc>),
     Reserved(OrderId),
@@ -87,6 +95,7 @@ fn decode(event: &Envelope) -> Result<Option<Command>, HandleError> {
             let at = deleted.deleted_at.unwrap_or(event.occurred_at);
             Command::DeleteProduct(deleted, at)
         }
+        "user.registered" => Command::Customer(event.data_as().map_err(bad)?),
         "inventory.reserved" => Command::Reserved(event.data_as::<Reserved>().map_err(bad)?.order_id),
         "inventory.rejected" => {
             let rejected: Rejected = event.data_as().map_err(bad)?;
@@ -123,7 +132,7 @@ impl EventHandler for OrderHandler {
 }
 
 impl OrderHandler {
-    /// Product snapshot updates and `inventory.rejected`: one transaction each.
+    /// Snapshot updates (products, customers) and `inventory.rejected`: one transaction each.
     async fn apply(&self, event: &Envelope, command: Command) -> Result<(), HandleError> {
         let mut conn = self.core.db.get().await.map_err(transient)?;
         let changed = conn
@@ -132,6 +141,10 @@ impl OrderHandler {
                     return Ok(false);
                 }
                 match &command {
+                    Command::Customer(user) => {
+                        customers::upsert(conn, user.user_id, &user.email).await?;
+                        Ok(false)
+                    }
                     Command::Product(state) => {
                         products::upsert(conn, state).await?;
                         Ok(false)

@@ -5,7 +5,7 @@ use crate::cart::CART_TOKEN_HEADER;
 use crate::db::idempotency::{self, KeyRow};
 use crate::db::notifications::{self, NewNotification};
 use crate::db::orders::{self, ListFilter, NewOrder, OrderRow};
-use crate::db::{OrderError, payments, products};
+use crate::db::{OrderError, customers, payments, products};
 use crate::domain::{self, CreateOrder, OrderId, Status, tokens};
 use crate::events::publish;
 use crate::state::AppState;
@@ -145,6 +145,12 @@ pub async fn create_order(
     let ids: Vec<_> = cart.lines.iter().map(|l| l.product_id).collect();
     let snapshot = products::find_many(&mut conn, &ids).await?;
     let priced = domain::price(&cart.lines, &snapshot).map_err(OrderError::from)?;
+    // A user who gives no address at checkout is written to at the one they registered with.
+    let email = match (&request.email, &caller.0) {
+        (Some(email), _) => Some(email.clone()),
+        (None, Some(identity)) => customers::email(&mut conn, identity.user_id).await?,
+        (None, None) => None,
+    };
 
     let order_id = OrderId(Uuid::now_v7());
     tracing::Span::current().record("order.id", tracing::field::display(order_id));
@@ -158,7 +164,7 @@ pub async fn create_order(
         guest_token_hash: order_token.as_ref().map(|t| tokens::sha256_hex(t.as_bytes())),
         cart_token_hash: guest_token.map(|t| tokens::sha256_hex(t.as_bytes())),
         cart_id: cart.id,
-        email: request.email.as_deref(),
+        email: email.as_deref(),
         total: &priced.total,
         shipping_address: shipping,
         payment_key: &payment_key,

@@ -206,8 +206,19 @@ async fn the_shipping_notice_is_emailed_when_smtp_is_configured() {
     let app = TestApp::spawn_with(Options { smtp_url: Some(smtp_url), ..Default::default() }).await;
     let product = app.seed_product(990, "EUR", true).await;
     app.cart.set(&format!("user:{}", app.customer.user_id), &[(product, 1)]);
-    let body = serde_json::json!({"email": "ada@example.com"});
-    let order: Value = app.post_order(&app.customer, Some(&body), None).await.json().await.unwrap();
+    // The customer registered with this address (user_events); checkout does not ask for it again.
+    let registered = shop_common::events::Envelope::new(
+        "user.registered",
+        1,
+        "auth",
+        app.customer.user_id.to_string(),
+        serde_json::json!({"user_id": app.customer.user_id, "email": "ada@example.com", "name": "Ada",
+                           "registered_at": chrono::Utc::now()}),
+    );
+    app.publish("user_events", &app.customer.user_id.to_string(), &registered).await;
+    app.wait_consumed(&registered).await;
+    let order: Value = app.post_order(&app.customer, None, None).await.json().await.unwrap();
+    assert_eq!(order["email"], "ada@example.com");
     let order = uuid::Uuid::parse_str(order["id"].as_str().unwrap()).unwrap();
     app.publish_reserved(order).await;
     app.wait_status(order, "CONFIRMED").await;

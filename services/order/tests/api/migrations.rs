@@ -14,9 +14,9 @@ async fn migrations_go_up_down_and_up_again() {
         )
         .await
     };
-    assert_eq!(tables().await, 10, "outbox, inbox and the eight order tables");
+    assert_eq!(tables().await, 11, "outbox, inbox and the nine order tables");
     shop_common::db::revert_all(&settings, (DEFINITION.migrations)()).await.unwrap();
     assert_eq!(tables().await, 0, "down.sql leaves nothing behind");
     shop_common::db::migrate(&settings, (DEFINITION.migrations)()).await.unwrap();
-    assert_eq!(tables().await, 10);
+    assert_eq!(tables().await, 11);
 }
