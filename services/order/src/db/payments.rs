@@ -224,3 +224,31 @@ pub async fn pending_on_closed_orders(
     .load(conn)
     .await
 }
+
+/// `(order, provider payment id)` of orders still `AWAITING_PAYMENT` that were created before
+/// `cutoff`: the sweeper asks the provider about them before timing them out (a lost webhook must
+/// not turn a paid order into a refund).
+pub async fn awaiting_before(
+    conn: &mut AsyncPgConnection,
+    cutoff: DateTime<Utc>,
+    limit: i64,
+) -> diesel::QueryResult<Vec<(OrderId, String)>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = SqlUuid)]
+        order_id: Uuid,
+        #[diesel(sql_type = Text)]
+        payment_id: String,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT p.order_id, p.payment_id FROM payments p JOIN orders o ON o.id = p.order_id
+         WHERE o.status = 'AWAITING_PAYMENT' AND o.created_at < $1 AND p.status = 'pending'
+           AND p.payment_id IS NOT NULL
+         ORDER BY o.created_at LIMIT $2",
+    )
+    .bind::<Timestamptz, _>(cutoff)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (OrderId(r.order_id), r.payment_id)).collect())
+}

@@ -129,6 +129,8 @@ pub struct ScriptedProvider {
     pub keys: Mutex<Vec<String>>,
     pub refunds: AtomicUsize,
     pub refund_keys: Mutex<Vec<String>>,
+    /// What `payment_status` answers per payment id (default: still pending).
+    pub statuses: Mutex<HashMap<String, PaymentOutcome>>,
 }
 
 impl ScriptedProvider {
@@ -158,7 +160,11 @@ impl PaymentProvider for ScriptedProvider {
         })
     }
     fn payment_status<'a>(&'a self, payment_id: &'a str) -> ProviderFuture<'a, PaymentOutcome> {
-        Box::pin(async move { Ok(PaymentOutcome::Succeeded { payment_id: payment_id.to_owned() }) })
+        Box::pin(async move {
+            let known = self.statuses.lock().unwrap().get(payment_id).cloned();
+            Ok(known
+                .unwrap_or_else(|| PaymentOutcome::Pending { payment_id: payment_id.to_owned(), client_secret: None }))
+        })
     }
     fn refund<'a>(&'a self, request: &'a RefundRequest) -> ProviderFuture<'a, RefundOutcome> {
         Box::pin(async move {
