@@ -94,6 +94,18 @@ pub async fn payment_webhook(
                 tracing::warn!(payment.id = %payment_id, "webhook for an unknown order ignored");
                 return Ok((Outcome::Ignored, saga::Applied::default()));
             };
+            if let WebhookKind::PaymentSucceeded { amount, .. } = &event.kind
+                && *amount != order.total()
+            {
+                // Confirmed anyway (the provider took this payment for this order), but worth a look.
+                tracing::warn!(
+                    order.id = %order.id,
+                    order.total_minor = order.total_minor,
+                    payment.amount_minor = amount.amount_minor,
+                    payment.currency = %amount.currency,
+                    "the paid amount differs from the order total"
+                );
+            }
             let applied = saga::apply_payment(conn, &order, provider, outcome).await?;
             Ok((Outcome::Applied, applied))
         })
