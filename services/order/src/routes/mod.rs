@@ -1,5 +1,6 @@
 //! HTTP routes of the order service.
 
+pub mod checkout;
 pub mod orders;
 pub mod views;
 pub mod webhook;
@@ -12,7 +13,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
     cfg.app_data(state)
         .service(
             web::resource("/orders")
-                .route(web::post().to(orders::create_order))
+                .route(web::post().to(checkout::create_order))
                 .route(web::get().to(orders::list_orders)),
         )
         .service(web::resource("/orders/{id}").route(web::get().to(orders::get_order)))
