@@ -96,6 +96,14 @@ async fn a_guest_orders_with_the_cart_token_and_reads_it_with_the_order_token() 
     assert!(fetched.get("order_token").is_none());
     // Another customer cannot see it either.
     assert_eq!(app.get(&format!("/orders/{id}"), Some(&app.customer)).await.status(), StatusCode::NOT_FOUND);
+    // The order token also lets the guest cancel; without it the order does not exist.
+    let cancel = format!("/orders/{id}/cancel");
+    assert_eq!(app.put(&cancel, None).await.status(), StatusCode::NOT_FOUND);
+    let response =
+        app.request(reqwest::Method::PUT, &cancel, None).header("X-Order-Token", &token).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let cancelled: Value = response.json().await.unwrap();
+    assert_eq!(cancelled["status"], "CANCELLED");
 
     // Neither identity nor cart token: 401.
     let response = app.request(reqwest::Method::POST, "/orders", None).json(&body).send().await.unwrap();
