@@ -179,3 +179,25 @@ async fn cancelling_an_awaiting_order_cancels_its_payment_at_the_provider() {
     assert_eq!(outbox_count(&mut conn, "payment.failed", Some(&order.to_string())).await, 1);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stripe_outage_is_retried_with_the_same_key_and_charges_once() {
+    let (app, fake) = spawn_stripe().await;
+    fake.fail_next(shop_payments::fake_stripe::Fault::Status { status: 503, message: "try later".into() });
+    let product = app.seed_product(1500, "EUR", true).await;
+    app.cart.set(&format!("user:{}", app.customer.user_id), &[(product, 1)]);
+    let order: Value = app.post_order(&app.customer, None, Some("stripe-key-1")).await.json().await.unwrap();
+    let order = Uuid::parse_str(order["id"].as_str().unwrap()).unwrap();
+    app.publish_reserved(order).await;
+    app.wait_status(order, "CONFIRMED").await;
+    assert_eq!(fake.intents_created(), 1);
+    let keys: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/payment_intents"))
+        .map(|r| r.idempotency_key)
+        .collect();
+    assert_eq!(keys.len(), 2, "the refused attempt and the retry");
+    assert!(keys.iter().all(|k| k.as_deref() == Some(format!("{order}:stripe-key-1").as_str())), "{keys:?}");
+    app.stop().await;
+}
