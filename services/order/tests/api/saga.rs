@@ -166,27 +166,37 @@ async fn the_sweeper_fails_orders_left_open_past_the_payment_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_webhook_is_made_up_for_by_asking_the_provider_before_timing_out() {
     let provider = Arc::new(ScriptedProvider::default());
-    provider.push(Ok(PaymentOutcome::Pending { payment_id: "pay_lost_webhook".into(), client_secret: None }));
-    let app = TestApp::spawn_with(Options {
-        provider: Some(provider.clone()),
-        // Long enough for the reservation to arrive first even on a busy machine.
-        payment_timeout: Some(Duration::from_secs(8)),
-        ..Default::default()
-    })
-    .await;
-    let (order, _) = app.place_order(&app.customer, 100, 1).await;
-    app.publish_reserved(order).await;
-    app.wait_status(order, "AWAITING_PAYMENT").await;
     // The customer paid, but the webhook never arrived.
     provider
         .statuses
         .lock()
         .unwrap()
         .insert("pay_lost_webhook".into(), PaymentOutcome::Succeeded { payment_id: "pay_lost_webhook".into() });
+    let app = TestApp::spawn_with(Options {
+        provider: Some(provider.clone()),
+        payment_timeout: Some(Duration::from_secs(5)),
+        ..Default::default()
+    })
+    .await;
+    let (order, _) = app.place_order(&app.customer, 100, 1).await;
+    // Put it where the saga leaves a payment waiting for its webhook (no broker timing involved).
+    let mut conn = app.db.connect().await;
+    let moved = diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "WITH o AS (UPDATE orders SET status = 'AWAITING_PAYMENT' WHERE id = '{order}' AND status = 'PENDING'
+                        RETURNING id, total_minor, currency)
+             INSERT INTO payments (order_id, provider, payment_id, status, amount_minor, currency)
+             SELECT id, 'scripted', 'pay_lost_webhook', 'pending', total_minor, currency FROM o"
+        )),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    assert_eq!(moved, 1);
     app.wait_status(order, "CONFIRMED").await;
     assert_eq!(provider.distinct_refunds(), 0);
-    let mut conn = app.db.connect().await;
     assert_eq!(outbox_count(&mut conn, "order.confirmed", Some(&order.to_string())).await, 1);
+    assert_eq!(outbox_count(&mut conn, "payment.succeeded", Some(&order.to_string())).await, 1);
     assert_eq!(outbox_count(&mut conn, "order.failed", Some(&order.to_string())).await, 0);
     app.stop().await;
 }
