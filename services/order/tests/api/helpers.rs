@@ -202,6 +202,8 @@ impl TestApp {
     }
 
     pub async fn spawn_with(options: Options) -> Self {
+        // Logs are captured by the test runner and shown for failing tests.
+        shop_common::telemetry::init_logging();
         let db = test_db().await;
         let prefix = unique_prefix();
         let cart = StubCart::start().await;
