@@ -141,7 +141,7 @@ fn parts(infra: &Infra, settings: &Settings, provider: Arc<dyn PaymentProvider>)
         topics: vec![topics::INVENTORY_EVENTS.into(), topics::PRODUCT_EVENTS.into(), topics::USER_EVENTS.into()],
         handler: Arc::new(events::consume::OrderHandler { core: core.clone() }),
     });
-    parts.scrape_hooks.push(orders_gauge(infra.db.clone()));
+    parts.scrape_hooks.push(orders_gauge(infra.db.clone(), infra.service.clone()));
 
     let timeout = settings.payment_timeout;
     let sweeper = core.clone();
@@ -157,18 +157,20 @@ fn parts(infra: &Infra, settings: &Settings, provider: Arc<dyn PaymentProvider>)
     Ok(parts)
 }
 
-/// `ecommerce_orders_total{status}`: orders per status, counted from the database at each scrape
+/// `ecommerce_orders_total{service, status}`: orders per status, counted from the database at each scrape
 /// (every status is set, zero included, so a drained status does not keep its last value).
-fn orders_gauge(db: DbPool) -> ScrapeHook {
+fn orders_gauge(db: DbPool, service: String) -> ScrapeHook {
     Arc::new(move || {
         let db = db.clone();
+        let service = service.clone();
         Box::pin(async move {
             let Ok(mut conn) = db.get().await else { return };
             match db::orders::count_by_status(&mut conn).await {
                 Ok(rows) => {
                     for status in domain::Status::ALL {
                         let n = rows.iter().find(|(s, _)| s == status.as_str()).map_or(0, |(_, n)| *n);
-                        metrics::gauge!("ecommerce_orders_total", "status" => status.as_str()).set(n as f64);
+                        metrics::gauge!("ecommerce_orders_total", "service" => service.clone(), "status" => status.as_str())
+                            .set(n as f64);
                     }
                 }
                 Err(err) => tracing::warn!(error = %err, "counting orders for the gauge failed"),
