@@ -59,9 +59,9 @@ pub async fn apply_payment(
                 Status::Confirmed | Status::Shipped => {}
             }
         }
-        PaymentOutcome::Pending { payment_id, .. } => {
+        PaymentOutcome::Pending { payment_id, client_secret } => {
             if status.is_open() {
-                payments::record_pending(conn, id, provider, payment_id, &amount).await?;
+                payments::record_pending(conn, id, provider, payment_id, client_secret.as_deref(), &amount).await?;
             }
             if status == Status::Pending {
                 applied.changed = orders::set_status(conn, id, status, Status::AwaitingPayment, None).await?;

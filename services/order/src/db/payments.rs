@@ -13,7 +13,8 @@ use shop_common::money::Money;
 use uuid::Uuid;
 
 const PAYMENT_COLUMNS: &str = "order_id, provider, payment_id, status, amount_minor, currency, failure_reason, \
-                               refund_required, refund_id, refund_attempts, refunded_at, created_at, updated_at";
+                               refund_required, refund_id, refund_attempts, refunded_at, created_at, updated_at, \
+                               client_secret";
 
 #[derive(Debug, Clone, QueryableByName)]
 pub struct PaymentRow {
@@ -43,6 +44,8 @@ pub struct PaymentRow {
     pub created_at: DateTime<Utc>,
     #[diesel(sql_type = Timestamptz)]
     pub updated_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub client_secret: Option<String>,
 }
 
 impl PaymentRow {
@@ -99,18 +102,21 @@ pub async fn record_succeeded(
     Ok(changed == 1)
 }
 
-/// Records a payment waiting for the customer or the provider (first result only).
+/// Records a payment waiting for the customer or the provider, with the client secret the
+/// storefront needs to finish it (first result only).
 pub async fn record_pending(
     conn: &mut AsyncPgConnection,
     order_id: OrderId,
     provider: &str,
     payment_id: &str,
+    client_secret: Option<&str>,
     amount: &Money,
 ) -> diesel::QueryResult<()> {
     diesel::sql_query(
-        "INSERT INTO payments (order_id, provider, payment_id, status, amount_minor, currency)
-         VALUES ($1, $2, $3, 'pending', $4, $5)
-         ON CONFLICT (order_id) DO UPDATE SET payment_id = EXCLUDED.payment_id, updated_at = now()
+        "INSERT INTO payments (order_id, provider, payment_id, status, amount_minor, currency, client_secret)
+         VALUES ($1, $2, $3, 'pending', $4, $5, $6)
+         ON CONFLICT (order_id) DO UPDATE SET payment_id = EXCLUDED.payment_id,
+             client_secret = COALESCE(EXCLUDED.client_secret, payments.client_secret), updated_at = now()
          WHERE payments.status = 'pending'",
     )
     .bind::<SqlUuid, _>(order_id.0)
@@ -118,6 +124,7 @@ pub async fn record_pending(
     .bind::<Text, _>(payment_id)
     .bind::<BigInt, _>(amount.amount_minor)
     .bind::<Text, _>(&amount.currency)
+    .bind::<Nullable<Text>, _>(client_secret)
     .execute(conn)
     .await?;
     Ok(())

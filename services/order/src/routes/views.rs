@@ -28,6 +28,9 @@ pub struct PaymentView {
     pub failure_reason: Option<String>,
     pub refund_id: Option<String>,
     pub refunded_at: Option<DateTime<Utc>>,
+    /// For a payment waiting for the customer (3-D Secure): what the storefront needs to finish it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -112,6 +115,7 @@ pub async fn load(conn: &mut AsyncPgConnection, order: OrderRow) -> diesel::Quer
         .collect();
     let payment = payments::find(conn, id).await?.map(|p| PaymentView {
         amount: p.amount(),
+        client_secret: if p.status == "pending" { p.client_secret } else { None },
         provider: p.provider,
         payment_id: p.payment_id,
         status: p.status,

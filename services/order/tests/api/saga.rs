@@ -105,6 +105,7 @@ async fn a_pending_payment_waits_and_a_declined_one_fails_the_order() {
 
     let view: Value = app.get(&format!("/orders/{declined}"), Some(&app.customer)).await.json().await.unwrap();
     assert_eq!(view["payment"]["status"], "failed");
+    assert!(view["payment"].get("client_secret").is_none());
     assert_eq!(view["failure_reason"], "payment_failed");
     let mut conn = app.db.connect().await;
     let key = declined.to_string();
@@ -113,6 +114,7 @@ async fn a_pending_payment_waits_and_a_declined_one_fails_the_order() {
     let view: Value = app.get(&format!("/orders/{waiting}"), Some(&app.customer)).await.json().await.unwrap();
     assert_eq!(view["payment"]["status"], "pending");
     assert_eq!(view["payment"]["payment_id"], "pay_pending");
+    assert_eq!(view["payment"]["client_secret"], "cs", "the storefront finishes the payment with it");
     app.stop().await;
 }
 

@@ -23,6 +23,7 @@ async fn awaiting_order(app: &TestApp, fake: &FakeStripe) -> (Uuid, String) {
     app.wait_status(order, "AWAITING_PAYMENT").await;
     let view: Value = app.get(&format!("/orders/{order}"), Some(&app.customer)).await.json().await.unwrap();
     assert_eq!(view["payment"]["provider"], "stripe");
+    assert!(view["payment"]["client_secret"].is_string(), "3-D Secure needs the client secret: {view}");
     (order, view["payment"]["payment_id"].as_str().unwrap().to_owned())
 }
 
