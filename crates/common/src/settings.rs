@@ -190,6 +190,10 @@ pub struct KafkaSettings {
     /// for measuring what publishing costs the request path (`make bench`) and for operators who
     /// must stop publishing without stopping the service; the backlog is sent once it is back on.
     pub outbox_relay_enabled: bool,
+    /// `KAFKA_GROUP_INSTANCE_ID`: static group membership (KIP-345) for this instance's consumers,
+    /// e.g. the pod name. A restarted instance with the same id takes its partitions back at once
+    /// instead of waiting for the broker to notice the crashed member. Must differ per replica.
+    pub group_instance_id: Option<String>,
 }
 
 impl KafkaSettings {
@@ -201,6 +205,7 @@ impl KafkaSettings {
             partitions: env.parse_or("KAFKA_PARTITIONS", 3)?,
             replication: env.parse_or("KAFKA_REPLICATION", 1)?,
             outbox_relay_enabled: env.parse_or("OUTBOX_RELAY_ENABLED", true)?,
+            group_instance_id: env.get("KAFKA_GROUP_INSTANCE_ID").filter(|id| !id.is_empty()),
         })
     }
 

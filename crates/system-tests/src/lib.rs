@@ -170,14 +170,14 @@ pub struct Stack {
     pub client: reqwest::Client,
     processes: HashMap<String, Process>,
     envs: HashMap<String, Vec<(String, String)>>,
-    _databases: Vec<TestDb>,
+    databases: HashMap<String, TestDb>,
 }
 
 impl Stack {
     /// Starts everything and waits until the gateway reports every service up.
     pub async fn start(options: StackOptions) -> Self {
         let prefix = unique_prefix();
-        let mut databases = Vec::new();
+        let mut databases = HashMap::new();
         let mut envs = HashMap::new();
         let gateway_port = free_port();
         let mut gateway_env: Vec<(String, String)> =
@@ -195,6 +195,10 @@ impl Stack {
                 ("DB_POOL_SIZE".into(), "8".into()),
                 ("KAFKA_PARTITIONS".into(), "2".into()),
                 ("SHUTDOWN_GRACE_MS".into(), "2000".into()),
+                // Static group membership, as `make run` and the deployments use: a restarted
+                // process takes its partitions back at once (tansu never reassigns a crashed
+                // member's partitions otherwise).
+                ("KAFKA_GROUP_INSTANCE_ID".into(), format!("{}-0", spec.name)),
             ];
             if spec.name == "auth" {
                 env.push(("ADMIN_EMAIL".into(), ADMIN_EMAIL.into()));
@@ -206,7 +210,7 @@ impl Stack {
             if let Some(bootstrap) = &options.kafka_bootstrap {
                 env.push(("KAFKA_BOOTSTRAP".into(), bootstrap.clone()));
             }
-            databases.push(db);
+            databases.insert(spec.name.to_owned(), db);
             envs.insert(spec.name.to_owned(), env);
         }
         // The services that call each other synchronously learn where (the order reads the cart).
@@ -225,7 +229,7 @@ impl Stack {
             client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
             processes: HashMap::new(),
             envs,
-            _databases: databases,
+            databases,
         };
         for spec in SERVICES {
             stack.spawn(spec.name);
@@ -359,6 +363,22 @@ impl Stack {
         })
         .await
         .unwrap();
+        // The order service prices from its own snapshot: an order placed before it has the
+        // product would be refused as "unknown product", so wait for that too.
+        let product_id: uuid::Uuid = id.parse().unwrap();
+        let mut conn = self.databases["order"].connect().await;
+        let query = format!("EXISTS (SELECT 1 FROM products WHERE product_id = '{product_id}')");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            use diesel_async::RunQueryDsl;
+            let known: bool =
+                diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&query)).get_result(&mut conn).await.unwrap();
+            if known {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the order service did not learn product {id} within 30 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         id
     }
 }

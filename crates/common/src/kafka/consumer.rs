@@ -59,7 +59,12 @@ pub async fn run(
     mut shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let group = settings.topic(&spec.group);
-    let consumer: StreamConsumer = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    if let Some(instance) = &settings.group_instance_id {
+        // One id per consumer of this instance: an instance runs one consumer per group.
+        config.set("group.instance.id", format!("{instance}-{}", spec.group));
+    }
+    let consumer: StreamConsumer = config
         .set("bootstrap.servers", &settings.bootstrap)
         .set("group.id", &group)
         .set("client.id", format!("{service}-{}", spec.group))
