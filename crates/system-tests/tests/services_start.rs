@@ -87,20 +87,35 @@ async fn health_turns_503_naming_the_dependency_that_is_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_migration_set_goes_up_down_and_up_again() {
-    for (definition, set) in all_services() {
-        let db = TestDb::create(set, definition.migrations).await.unwrap();
-        let settings = db.settings();
-        shop_common::db::revert_all(&settings, (definition.migrations)()).await.unwrap();
+    async fn tables(db: &TestDb) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Table {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            tablename: String,
+        }
         let mut conn = db.connect().await;
-        let remaining: i64 = diesel_async::RunQueryDsl::get_result(
-            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "(SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> '__diesel_schema_migrations')",
-            )),
+        let rows: Vec<Table> = diesel_async::RunQueryDsl::load(
+            diesel::sql_query(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' \
+                 AND tablename <> '__diesel_schema_migrations' ORDER BY tablename",
+            ),
             &mut conn,
         )
         .await
         .unwrap();
-        assert_eq!(remaining, 0, "{set}: down.sql leaves tables behind");
+        rows.into_iter().map(|t| t.tablename).collect()
+    }
+    for (definition, set) in all_services() {
+        let db = TestDb::create(set, definition.migrations).await.unwrap();
+        let settings = db.settings();
+        let migrated = tables(&db).await;
+        for shared in ["outbox", "inbox"] {
+            assert!(migrated.iter().any(|t| t == shared), "{set}: the common {shared} table is missing: {migrated:?}");
+        }
+        assert!(migrated.len() > 2, "{set}: no tables of its own: {migrated:?}");
+        shop_common::db::revert_all(&settings, (definition.migrations)()).await.unwrap();
+        assert_eq!(tables(&db).await, Vec::<String>::new(), "{set}: down.sql leaves tables behind");
         shop_common::db::migrate(&settings, (definition.migrations)()).await.unwrap();
+        assert_eq!(tables(&db).await, migrated, "{set}: up after down gives other tables");
     }
 }

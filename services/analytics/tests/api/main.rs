@@ -13,4 +13,3 @@ mod direct;
 mod figures;
 mod helpers;
 mod history;
-mod migrations;

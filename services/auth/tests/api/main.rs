@@ -8,7 +8,6 @@ mod admin;
 mod helpers;
 mod keys;
 mod login;
-mod migrations;
 mod observability;
 mod profile;
 mod register;

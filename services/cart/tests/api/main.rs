@@ -8,5 +8,4 @@
 mod events;
 mod helpers;
 mod http;
-mod migrations;
 mod service;

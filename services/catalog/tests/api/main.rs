@@ -10,6 +10,5 @@ mod demo;
 mod events;
 mod helpers;
 mod listing;
-mod migrations;
 mod products;
 mod search;

@@ -8,4 +8,3 @@ mod engine;
 mod events;
 mod helpers;
 mod http;
-mod migrations;

@@ -7,6 +7,5 @@
 mod checkout;
 mod helpers;
 mod manage;
-mod migrations;
 mod saga;
 mod webhook;
