@@ -79,8 +79,13 @@ impl Infra {
         app.flush_on_stop = Some(self.producer.clone());
 
         if self.kafka.outbox_relay_enabled {
-            let relay =
-                OutboxRelay::new(self.db.clone(), self.producer.clone(), self.kafka.clone(), &self.service, &self.relay);
+            let relay = OutboxRelay::new(
+                self.db.clone(),
+                self.producer.clone(),
+                self.kafka.clone(),
+                &self.service,
+                &self.relay,
+            );
             app.background.push(Box::new(move |shutdown| Box::pin(relay.run(shutdown))));
         } else {
             tracing::warn!("the outbox relay is off (OUTBOX_RELAY_ENABLED=false): events stay in the outbox");

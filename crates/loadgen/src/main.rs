@@ -247,7 +247,8 @@ fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
 async fn checkout(options: Options) -> anyhow::Result<Value> {
     let options = Arc::new(options);
     let watches: Watches = Arc::default();
-    let watcher = if options.wait_for_final { Some(watch_final_states(&options, watches.clone()).await?) } else { None };
+    let watcher =
+        if options.wait_for_final { Some(watch_final_states(&options, watches.clone()).await?) } else { None };
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(options.customers * 2)

@@ -371,8 +371,10 @@ impl Stack {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             use diesel_async::RunQueryDsl;
-            let known: bool =
-                diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&query)).get_result(&mut conn).await.unwrap();
+            let known: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&query))
+                .get_result(&mut conn)
+                .await
+                .unwrap();
             if known {
                 break;
             }
@@ -422,9 +424,9 @@ impl PrivateBroker {
     /// Starts (again) on the same port and storage; returns once it accepts connections.
     pub async fn resume(&mut self) {
         assert!(self.process.is_none(), "the broker is running");
-        let tools = std::env::var("SHOP_TOOLS_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cache/shop/tools"));
+        let tools = std::env::var("SHOP_TOOLS_DIR").map(PathBuf::from).unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cache/shop/tools")
+        });
         let listener = format!("tcp://127.0.0.1:{}", self.port);
         let child = Command::new(tools.join("bin/tansu"))
             .current_dir(&tools)
@@ -432,7 +434,15 @@ impl PrivateBroker {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("RUST_LOG", "error")
             .env("NO_COLOR", "1")
-            .args(["broker", "--cluster-id", "shop", "--listener-url", &listener, "--advertised-listener-url", &listener])
+            .args([
+                "broker",
+                "--cluster-id",
+                "shop",
+                "--listener-url",
+                &listener,
+                "--advertised-listener-url",
+                &listener,
+            ])
             .args(["--storage-engine", &self.storage_url])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -80,7 +80,13 @@ async fn get_order(stack: &Stack, id: &str, token: Option<&str>, order_token: Op
     status_and_json(request.send().await.unwrap()).await
 }
 
-async fn wait_final(stack: &Stack, id: &str, token: Option<&str>, order_token: Option<&str>, within: Duration) -> Value {
+async fn wait_final(
+    stack: &Stack,
+    id: &str,
+    token: Option<&str>,
+    order_token: Option<&str>,
+    within: Duration,
+) -> Value {
     wait_for(within, &format!("order {id} to reach a final state"), || async {
         let (status, body) = get_order(stack, id, token, order_token).await;
         assert_eq!(status, 200, "{body}");
@@ -119,7 +125,8 @@ async fn checkout_through_the_gateway() {
     // --- A signed-in customer: cart → order → CONFIRMED within 5 s, stock reserved, cart emptied.
     let (_, customer) = stack.new_customer().await;
     add_to_cart(&stack, Some(&customer), None, &product, 3).await;
-    let (status, order) = place_order(&stack, Some(&customer), None, "user-order-1", &json!({"shipping_address": shipping()})).await;
+    let (status, order) =
+        place_order(&stack, Some(&customer), None, "user-order-1", &json!({"shipping_address": shipping()})).await;
     assert_eq!(status, 201, "{order}");
     assert_eq!(order["status"], "PENDING", "{order}");
     assert_eq!(order["total"], json!({"amount_minor": 3750, "currency": "EUR"}), "{order}");
@@ -139,7 +146,8 @@ async fn checkout_through_the_gateway() {
     .unwrap();
 
     // The same key and body again: the first answer, no second order.
-    let (status, again) = place_order(&stack, Some(&customer), None, "user-order-1", &json!({"shipping_address": shipping()})).await;
+    let (status, again) =
+        place_order(&stack, Some(&customer), None, "user-order-1", &json!({"shipping_address": shipping()})).await;
     assert_eq!(status, 201, "{again}");
     assert_eq!(again["id"], order_id.as_str());
 
@@ -219,10 +227,9 @@ async fn fifty_customers_racing_for_ten_units_never_oversell() {
     }))
     .await;
 
-    let finals = join_all(
-        orders.iter().map(|(id, token)| wait_final(&stack, id, None, Some(token), Duration::from_secs(60))),
-    )
-    .await;
+    let finals =
+        join_all(orders.iter().map(|(id, token)| wait_final(&stack, id, None, Some(token), Duration::from_secs(60))))
+            .await;
     let confirmed = finals.iter().filter(|o| o["status"] == "CONFIRMED").count();
     let failed = finals.iter().filter(|o| o["status"] == "FAILED").count();
     assert_eq!((confirmed, failed), (10, 40));

@@ -56,8 +56,15 @@ async fn final_status(stack: &Stack, id: &str, token: &str, within: Duration) ->
 }
 
 /// Every order CONFIRMED exactly once, and the stock reserved is exactly what was ordered.
-async fn assert_all_confirmed_once(stack: &Stack, product: &str, orders: &[(String, String)], units_each: i64, stock: i64) {
-    let finals = join_all(orders.iter().map(|(id, token)| final_status(stack, id, token, Duration::from_secs(90)))).await;
+async fn assert_all_confirmed_once(
+    stack: &Stack,
+    product: &str,
+    orders: &[(String, String)],
+    units_each: i64,
+    stock: i64,
+) {
+    let finals =
+        join_all(orders.iter().map(|(id, token)| final_status(stack, id, token, Duration::from_secs(90)))).await;
     for order in &finals {
         assert_eq!(order["status"], "CONFIRMED", "{order}");
         let confirmations =

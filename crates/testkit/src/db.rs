@@ -18,6 +18,23 @@ pub fn server_url() -> String {
     std::env::var("SHOP_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Runs a query returning one bigint column named `n` (`SELECT count(*) AS n ...`).
+///
+/// # Panics
+/// When the query fails: a test helper, the failing test shows the error.
+pub async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
+    match diesel::sql_query(sql).get_result::<Count>(conn).await {
+        Ok(row) => row.n,
+        Err(err) => panic!("count query failed: {err}: {sql}"),
+    }
+}
+
 /// A database that exists for one test and is dropped when the value is dropped.
 #[derive(Debug)]
 pub struct TestDb {

@@ -2,7 +2,7 @@
 //! client for the reports, and small SQL probes.
 
 use crate::history::{Outcome, Scripted};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
 use reqwest::Response;
 use serde_json::Value;
 use shop_analytics::events::consume::AnalyticsHandler;
@@ -29,16 +29,7 @@ pub async fn test_db() -> TestDb {
     TestDb::create("analytics", DEFINITION.migrations).await.expect("a test database")
 }
 
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-/// Runs a `SELECT count(*) AS n ...`.
-pub async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
-    diesel::sql_query(sql).get_result::<Count>(conn).await.unwrap().n
-}
+pub use shop_testkit::db::count;
 
 /// Calls the report endpoints as some caller.
 #[derive(Clone)]

@@ -1,7 +1,7 @@
 //! `TestApp` (the service in-process), product fixtures and small SQL probes.
 
 use chrono::Utc;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use shop_cart::db::products::{self, ProductState};
@@ -59,16 +59,7 @@ pub async fn seed_product(conn: &mut AsyncPgConnection, price_minor: i64, curren
     id
 }
 
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-/// Runs a `SELECT count(*) AS n ...` (or any single bigint `n`).
-pub async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
-    diesel::sql_query(sql).get_result::<Count>(conn).await.unwrap().n
-}
+pub use shop_testkit::db::count;
 
 /// Outbox rows of one event type.
 pub async fn outbox_count(conn: &mut AsyncPgConnection, event_type: &str) -> i64 {

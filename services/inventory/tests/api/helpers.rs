@@ -1,6 +1,6 @@
 //! `TestApp` (the service in-process), engine fixtures and small SQL probes.
 
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use reqwest::{Method, RequestBuilder, Response};
 use shop_common::auth::{Identity, Role};
 use shop_common::db::{DbPool, build_pool};
@@ -56,16 +56,7 @@ pub async fn row(conn: &mut AsyncPgConnection, id: ProductId) -> StockRow {
     stock::find(conn, id).await.unwrap().expect("a stock row")
 }
 
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-/// Runs a `SELECT count(*) AS n ...` (or any single bigint `n`).
-pub async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
-    diesel::sql_query(sql).get_result::<Count>(conn).await.unwrap().n
-}
+pub use shop_testkit::db::count;
 
 /// Outbox rows of one event type.
 pub async fn outbox_count(conn: &mut AsyncPgConnection, event_type: &str) -> i64 {

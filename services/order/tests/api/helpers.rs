@@ -33,16 +33,7 @@ pub async fn test_db() -> TestDb {
     TestDb::create("orders", DEFINITION.migrations).await.expect("a test database")
 }
 
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-/// Runs a `SELECT count(*) AS n ...` (or any single bigint `n`).
-pub async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
-    diesel::sql_query(sql).get_result::<Count>(conn).await.unwrap().n
-}
+pub use shop_testkit::db::count;
 
 /// Outbox rows of one event type (for one order when given).
 pub async fn outbox_count(conn: &mut AsyncPgConnection, event_type: &str, order: Option<&str>) -> i64 {
