@@ -375,8 +375,14 @@ pub fn categories() -> Vec<ValidCategory> {
 
 /// The demo products, in a fixed order with fixed SKUs (`DEMO-00001`...).
 pub fn products() -> Vec<ValidProduct> {
+    products_n(PRODUCT_COUNT)
+}
+
+/// The first `count` products of the same endless sequence: a larger catalogue (the search
+/// benchmark's 100,000) starts with exactly the demo one.
+pub fn products_n(count: usize) -> Vec<ValidProduct> {
     let mut rng = Rng(SEED);
-    (0..PRODUCT_COUNT)
+    (0..count)
         .map(|i| {
             let leaf = &LEAVES[i % LEAVES.len()];
             let brand = rng.pick(leaf.brands);
@@ -417,11 +423,12 @@ pub fn products() -> Vec<ValidProduct> {
         .collect()
 }
 
-/// Loads the demo catalogue; idempotent (a second run adds nothing and emits no events).
-pub async fn load(pool: &DbPool) -> anyhow::Result<Summary> {
+/// Loads the demo catalogue with `count` products; idempotent (a second run adds nothing and emits
+/// no events).
+pub async fn load(pool: &DbPool, count: usize) -> anyhow::Result<Summary> {
     let mut conn = pool.get().await.context("connecting to the catalog database")?;
     let categories = categories();
-    let products = products();
+    let products = products_n(count);
     let summary = conn
         .transaction::<Summary, diesel::result::Error, _>(async |conn| {
             let mut summary = Summary { categories_created: 0, products_created: 0 };
@@ -445,6 +452,14 @@ pub async fn load(pool: &DbPool) -> anyhow::Result<Summary> {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn a_larger_catalogue_starts_with_the_demo_one() {
+        let demo = products();
+        let larger = products_n(PRODUCT_COUNT + 50);
+        assert_eq!(&larger[..PRODUCT_COUNT], &demo[..]);
+        assert_eq!(larger.last().map(|p| p.sku.as_str()), Some("DEMO-01250"));
+    }
 
     #[test]
     fn the_catalogue_is_deterministic_and_valid() {

@@ -92,9 +92,9 @@ fn products_gauge(db: DbPool, service: String) -> ScrapeHook {
 
 /// `shop-catalog seed-demo`: migrates, then loads the demo catalogue (idempotent). The outbox
 /// rows it writes are published by the next running catalog service.
-pub async fn seed_demo(settings: &Settings) -> anyhow::Result<demo::Summary> {
+pub async fn seed_demo(settings: &Settings, count: usize) -> anyhow::Result<demo::Summary> {
     let database = &settings.service.database;
     shop_common::db::migrate(database, MIGRATIONS).await?;
     let pool = shop_common::db::build_pool(database, &format!("{}-seed", settings.service.service_id))?;
-    demo::load(&pool).await
+    demo::load(&pool, count).await
 }

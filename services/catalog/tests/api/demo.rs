@@ -7,10 +7,10 @@ use shop_catalog::demo;
 async fn the_demo_catalogue_loads_once() {
     let app = TestApp::spawn().await;
     let pool = shop_common::db::build_pool(&app.db.settings(), "demo-test").unwrap();
-    let first = demo::load(&pool).await.unwrap();
+    let first = demo::load(&pool, demo::PRODUCT_COUNT).await.unwrap();
     assert!(first.products_created >= 1000, "{first:?}");
     assert!(first.categories_created >= 10, "{first:?}");
-    let second = demo::load(&pool).await.unwrap();
+    let second = demo::load(&pool, demo::PRODUCT_COUNT).await.unwrap();
     assert_eq!((second.products_created, second.categories_created), (0, 0));
 
     assert_eq!(app.sql_i64("SELECT count(*) AS value FROM products").await, first.products_created as i64);
