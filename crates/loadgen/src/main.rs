@@ -7,6 +7,10 @@
 //! With `--no-wait` the customers only place orders (the "relay paused" variant).
 //!
 //! Prints one JSON object: counts, orders confirmed per second, and latency percentiles.
+//!
+//! `shop-loadgen reserve` drives the inventory reservation engine directly (see [`reserve`]).
+
+mod reserve;
 
 use anyhow::{Context, bail};
 use rdkafka::ClientConfig;
@@ -303,7 +307,12 @@ async fn main() -> anyhow::Result<()> {
             println!("{report}");
             Ok(())
         }
-        _ => bail!("{}", usage()),
+        Some("reserve") => {
+            let report = reserve::run(reserve::parse_options(&args[1..])?).await?;
+            println!("{report}");
+            Ok(())
+        }
+        _ => bail!("{}\n{}", usage(), reserve::usage()),
     }
 }
 
