@@ -60,10 +60,11 @@ test: tools ## start infra, run the whole test suite (cargo nextest)
 	$(CARGO) nextest run --workspace --no-fail-fast --profile $(NEXTEST_PROFILE)
 	@# --- frontend tests: a later issue adds them here (unit tests, then Playwright e2e) ---
 
-bench: tools ## release build; gateway, auth and checkout benchmarks; writes bench/RESULTS.md
+bench: tools ## release build; gateway, auth, catalogue and checkout benchmarks; writes bench/RESULTS.md
 	scripts/infra up
 	$(CARGO) build --workspace --bins --release
 	scripts/bench-gateway
+	scripts/bench-catalog
 	scripts/bench-checkout
 
 lint: tools ## rustfmt check and clippy with warnings as errors
