@@ -38,7 +38,7 @@ impl GatewayState {
         // JWKS fetches share the upstream client (and its pool): the auth service is an upstream.
         let auth = Authenticator::new(
             Verifier::new(&settings.auth, &client),
-            DenyList::new(redis.clone(), settings.redis.timeout),
+            DenyList::new(settings.redis.url.expose(), settings.redis.timeout)?,
         );
         Ok(Self {
             client,

@@ -4,9 +4,11 @@
 //! Fails closed: if Redis cannot answer, a logged-out token cannot be told from a live one, so the
 //! request is refused with a 503 rather than let through.
 
+use shop_common::redis::redis;
 use shop_common::redis::redis::aio::MultiplexedConnection;
-use shop_common::redis::{RedisPool, redis};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 /// The Redis key for a token id, as the auth service writes it.
@@ -21,20 +23,25 @@ pub struct Unavailable(String);
 
 /// The deny-list, with a bound on how long one check may take.
 ///
-/// Checks share one multiplexed connection: concurrent requests' `EXISTS` are pipelined on it, one
-/// round trip each. Taking a connection from the pool per check would cost a second round trip
-/// (the pool PINGs a connection before handing it out) on every authenticated request. After a
-/// failure the connection is dropped and the next check opens a new one through the pool.
+/// Checks share a multiplexed connection per worker thread: concurrent requests' `EXISTS` are
+/// pipelined on it, one round trip each. Taking a connection from the pool per check would cost a
+/// second round trip (the pool PINGs a connection before handing it out) on every authenticated
+/// request. One per thread because a multiplexed connection's I/O task runs on the runtime that
+/// opened it: shared across actix workers (one runtime each), every check from another worker paid
+/// two cross-thread wake-ups. After a failure the thread's connection is dropped and its next check
+/// opens a new one through the pool.
 #[derive(Clone)]
 pub struct DenyList {
-    pool: RedisPool,
+    client: redis::Client,
     timeout: Duration,
-    shared: Arc<Mutex<Option<MultiplexedConnection>>>,
+    shared: Arc<Mutex<HashMap<ThreadId, MultiplexedConnection>>>,
 }
 
 impl DenyList {
-    pub fn new(pool: RedisPool, timeout: Duration) -> Self {
-        Self { pool, timeout, shared: Arc::new(Mutex::new(None)) }
+    /// `url` is Redis' (connections open lazily, so an outage never blocks start-up).
+    pub fn new(url: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url).map_err(|err| anyhow::anyhow!("the Redis URL is invalid: {err}"))?;
+        Ok(Self { client, timeout, shared: Arc::new(Mutex::new(HashMap::new())) })
     }
 
     /// `true` when the token id is deny-listed.
@@ -55,21 +62,21 @@ impl DenyList {
     }
 
     async fn connection(&self) -> Result<MultiplexedConnection, Unavailable> {
-        if let Some(conn) = self.lock().as_ref() {
+        let thread = std::thread::current().id();
+        if let Some(conn) = self.lock().get(&thread) {
             return Ok(conn.clone());
         }
-        let pooled = self.pool.get().await.map_err(|err| Unavailable(err.to_string()))?;
-        // A handle on the pooled connection's multiplexer; the pool keeps its own for the probes.
-        let conn: MultiplexedConnection = (*pooled).clone();
-        *self.lock() = Some(conn.clone());
+        // Opened on this thread, so its I/O task runs here too.
+        let conn = self.client.get_multiplexed_async_connection().await.map_err(|err| Unavailable(err.to_string()))?;
+        self.lock().insert(thread, conn.clone());
         Ok(conn)
     }
 
     fn forget(&self) {
-        *self.lock() = None;
+        self.lock().remove(&std::thread::current().id());
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<MultiplexedConnection>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ThreadId, MultiplexedConnection>> {
         self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
