@@ -486,3 +486,24 @@ impl Drop for PrivateBroker {
 fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
+
+/// The gateway in-process, routing the named services (`"AUTH"`, `"CATALOG"`, ...) to the given
+/// base URLs and every other service to a port where nothing listens.
+pub async fn in_process_gateway(services: &[(&str, String)]) -> shop_common::service::RunningService {
+    let mut pairs: Vec<(String, String)> =
+        vec![("PORT".into(), "0".into()), ("SHUTDOWN_GRACE_MS".into(), "1000".into())];
+    for name in ["AUTH", "CATALOG", "CART", "ORDER", "INVENTORY", "ANALYTICS"] {
+        let url = services
+            .iter()
+            .find(|(service, _)| *service == name)
+            .map_or_else(|| format!("http://127.0.0.1:{}", free_port()), |(_, url)| url.clone());
+        pairs.push((format!("{name}_SERVICE_URL"), url));
+    }
+    for name in ["REDIS_URL", "REDIS_HOST", "REDIS_PORT"] {
+        if let Ok(value) = std::env::var(name) {
+            pairs.push((name.into(), value));
+        }
+    }
+    let env = shop_common::settings::Env::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    shop_gateway::start(shop_gateway::Settings::from_env(&env).unwrap()).await.unwrap()
+}

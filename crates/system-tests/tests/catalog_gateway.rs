@@ -7,12 +7,6 @@
 use serde_json::{Value, json};
 use shop_common::settings::Env;
 use shop_testkit::{TestDb, service_env, unique_prefix};
-use std::net::TcpListener;
-
-fn dead_url() -> String {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    format!("http://127.0.0.1:{port}")
-}
 
 async fn json_of(response: reqwest::Response) -> (u16, Option<String>, Value) {
     let status = response.status().as_u16();
@@ -33,20 +27,8 @@ async fn a_write_through_the_gateway_is_read_back_at_once() {
         .await
         .unwrap();
 
-    let mut pairs: Vec<(String, String)> =
-        vec![("PORT".into(), "0".into()), ("SHUTDOWN_GRACE_MS".into(), "1000".into())];
-    for name in ["CART", "ORDER", "INVENTORY", "ANALYTICS"] {
-        pairs.push((format!("{name}_SERVICE_URL"), dead_url()));
-    }
-    pairs.push(("AUTH_SERVICE_URL".into(), auth.base_url()));
-    pairs.push(("CATALOG_SERVICE_URL".into(), catalog.base_url()));
-    for name in ["REDIS_URL", "REDIS_HOST", "REDIS_PORT"] {
-        if let Ok(value) = std::env::var(name) {
-            pairs.push((name.into(), value));
-        }
-    }
-    let env = Env::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let gateway = shop_gateway::start(shop_gateway::Settings::from_env(&env).unwrap()).await.unwrap();
+    let gateway =
+        shop_system_tests::in_process_gateway(&[("AUTH", auth.base_url()), ("CATALOG", catalog.base_url())]).await;
     let base = gateway.base_url();
     let client = reqwest::Client::new();
 

@@ -7,13 +7,6 @@
 use serde_json::{Value, json};
 use shop_common::settings::Env;
 use shop_testkit::{TestDb, service_env, unique_prefix};
-use std::net::TcpListener;
-
-/// A URL where nothing listens, for the services this test does not start.
-fn dead_url() -> String {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    format!("http://127.0.0.1:{port}")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_used_after_logout_is_refused_at_the_gateway() {
@@ -24,19 +17,7 @@ async fn a_token_used_after_logout_is_refused_at_the_gateway() {
     let limits = Env::from_pairs([("REGISTER_LIMIT_PER_IP", "100000"), ("LOGIN_LIMIT_PER_IP", "100000")]);
     let auth = shop_auth::start(shop_auth::Settings::from_parts(common, &limits).unwrap()).await.unwrap();
 
-    let mut pairs: Vec<(String, String)> =
-        vec![("PORT".into(), "0".into()), ("SHUTDOWN_GRACE_MS".into(), "1000".into())];
-    for name in ["CATALOG", "CART", "ORDER", "INVENTORY", "ANALYTICS"] {
-        pairs.push((format!("{name}_SERVICE_URL"), dead_url()));
-    }
-    pairs.push(("AUTH_SERVICE_URL".into(), auth.base_url()));
-    for name in ["REDIS_URL", "REDIS_HOST", "REDIS_PORT"] {
-        if let Ok(value) = std::env::var(name) {
-            pairs.push((name.into(), value));
-        }
-    }
-    let env = Env::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let gateway = shop_gateway::start(shop_gateway::Settings::from_env(&env).unwrap()).await.unwrap();
+    let gateway = shop_system_tests::in_process_gateway(&[("AUTH", auth.base_url())]).await;
     let base = gateway.base_url();
     let client = reqwest::Client::new();
 
