@@ -226,7 +226,13 @@ impl Stack {
         let mut stack = Stack {
             prefix,
             gateway_url: format!("http://127.0.0.1:{gateway_port}"),
-            client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+            // Idle connections are dropped before the gateway's 5 s keep-alive closes them: a request
+            // sent on a connection the server is closing at that instant fails (IncompleteMessage).
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .pool_idle_timeout(Duration::from_secs(2))
+                .build()
+                .unwrap(),
             processes: HashMap::new(),
             envs,
             databases,
