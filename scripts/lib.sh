@@ -103,3 +103,26 @@ close_inherited_fds() {
         fi
     done
 }
+
+# Benchmarks run against databases of their own, never the ones `make run` uses: a bench's data
+# (accounts, products with huge stock, thousands of orders and unpublished outbox rows) would
+# otherwise land in the development stack, and its relay would publish the bench's backlog.
+# bench_db_name PREFIX SERVICE: the database of SERVICE (auth, catalog, cart, order, ...) for a bench.
+bench_db_name() {
+    local service=$2
+    [[ "$service" == order ]] && service=orders
+    printf '%s%s' "$1" "$service"
+}
+
+# recreate_bench_databases PREFIX SERVICE...: empty databases owned by appuser (PG_ADMIN_URL,
+# default postgres@127.0.0.1); each service migrates its own at start.
+recreate_bench_databases() {
+    local prefix=$1 service db admin=${PG_ADMIN_URL:-postgres://postgres@${DB_HOST:-127.0.0.1}:${DB_PORT:-5432}/postgres}
+    shift
+    have psql || die "psql not found (Debian postgresql-client)"
+    for service in "$@"; do
+        db=$(bench_db_name "$prefix" "$service")
+        psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+        psql "$admin" -qc "CREATE DATABASE $db OWNER ${DB_USER:-appuser}" >/dev/null
+    done
+}
