@@ -68,6 +68,29 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// What one event is: its type and payload version, the producing service and the aggregate id
+/// (the record key).
+#[derive(Debug, Clone, Copy)]
+pub struct EventMeta<'a> {
+    pub topic: &'a str,
+    pub event_type: &'a str,
+    pub version: u32,
+    pub source: &'a str,
+}
+
+/// Wraps a typed payload in a new [`Envelope`] keyed by `key` and writes it with [`enqueue`],
+/// carrying the current request's id: what every producer does inside its transaction.
+pub async fn enqueue_typed<T: serde::Serialize>(
+    conn: &mut AsyncPgConnection,
+    meta: EventMeta<'_>,
+    key: impl Into<String>,
+    data: &T,
+) -> QueryResult<()> {
+    let envelope = Envelope::new_typed(meta.event_type, meta.version, meta.source, key, data)
+        .map_err(|err| diesel::result::Error::SerializationError(Box::new(err)))?;
+    enqueue(conn, meta.topic, &envelope, crate::http::request_id::current().as_deref()).await
+}
+
 /// Published rows are kept this long for audits and replays, then pruned.
 const KEEP_PUBLISHED: Duration = Duration::from_secs(7 * 24 * 3600);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);

@@ -4,9 +4,8 @@ use crate::domain::UserId;
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
-use shop_common::events::{Envelope, topics};
-use shop_common::http::request_id;
-use shop_common::outbox;
+use shop_common::events::topics;
+use shop_common::outbox::{self, EventMeta};
 
 pub const SOURCE: &str = "auth";
 pub const USER_REGISTERED: &str = "user.registered";
@@ -36,9 +35,8 @@ async fn enqueue<T: Serialize>(
     user: UserId,
     data: &T,
 ) -> diesel::QueryResult<()> {
-    let envelope = Envelope::new_typed(event_type, VERSION, SOURCE, user.to_string(), data)
-        .map_err(|err| diesel::result::Error::SerializationError(Box::new(err)))?;
-    outbox::enqueue(conn, topics::USER_EVENTS, &envelope, request_id::current().as_deref()).await
+    let meta = EventMeta { topic: topics::USER_EVENTS, event_type, version: VERSION, source: SOURCE };
+    outbox::enqueue_typed(conn, meta, user.to_string(), data).await
 }
 
 pub async fn user_registered(conn: &mut AsyncPgConnection, event: &UserRegistered) -> diesel::QueryResult<()> {

@@ -5,9 +5,9 @@ use crate::domain::{CartId, ProductId, UserId};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use serde::Serialize;
-use shop_common::events::{Envelope, topics};
+use shop_common::events::topics;
 use shop_common::money::Money;
-use shop_common::outbox;
+use shop_common::outbox::{self, EventMeta};
 
 pub const SOURCE: &str = "cart";
 pub const ITEM_ADDED: &str = "cart.item_added";
@@ -90,8 +90,6 @@ pub async fn enqueue<T: Serialize>(
     cart: CartId,
     data: &T,
 ) -> diesel::QueryResult<()> {
-    let envelope = Envelope::new_typed(event_type, 1, SOURCE, cart.to_string(), data)
-        .map_err(|err| diesel::result::Error::SerializationError(Box::new(err)))?;
-    let request_id = shop_common::http::request_id::current();
-    outbox::enqueue(conn, topics::CART_EVENTS, &envelope, request_id.as_deref()).await
+    let meta = EventMeta { topic: topics::CART_EVENTS, event_type, version: 1, source: SOURCE };
+    outbox::enqueue_typed(conn, meta, cart.to_string(), data).await
 }

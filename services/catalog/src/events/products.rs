@@ -6,9 +6,8 @@ use crate::domain::{Money, ProductId};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
-use shop_common::events::{Envelope, topics};
-use shop_common::http::request_id;
-use shop_common::outbox;
+use shop_common::events::topics;
+use shop_common::outbox::{self, EventMeta};
 
 pub const SOURCE: &str = "catalog";
 pub const PRODUCT_CREATED: &str = "product.created";
@@ -64,9 +63,8 @@ async fn enqueue<T: Serialize>(
     product: ProductId,
     data: &T,
 ) -> diesel::QueryResult<()> {
-    let envelope = Envelope::new_typed(event_type, VERSION, SOURCE, product.to_string(), data)
-        .map_err(|err| diesel::result::Error::SerializationError(Box::new(err)))?;
-    outbox::enqueue(conn, topics::PRODUCT_EVENTS, &envelope, request_id::current().as_deref()).await
+    let meta = EventMeta { topic: topics::PRODUCT_EVENTS, event_type, version: VERSION, source: SOURCE };
+    outbox::enqueue_typed(conn, meta, product.to_string(), data).await
 }
 
 pub async fn created(conn: &mut AsyncPgConnection, row: &ProductRow, initial_stock: i32) -> diesel::QueryResult<()> {

@@ -6,8 +6,8 @@ use crate::domain::{Line, OrderId, ProductId};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use serde::Serialize;
-use shop_common::events::{Envelope, topics};
-use shop_common::outbox;
+use shop_common::events::topics;
+use shop_common::outbox::{self, EventMeta};
 
 pub const SOURCE: &str = "inventory";
 
@@ -67,10 +67,8 @@ pub async fn enqueue<T: Serialize>(
     key: impl Into<String>,
     data: &T,
 ) -> diesel::QueryResult<()> {
-    let envelope = Envelope::new_typed(event_type, 1, SOURCE, key, data)
-        .map_err(|err| diesel::result::Error::SerializationError(Box::new(err)))?;
-    let request_id = shop_common::http::request_id::current();
-    outbox::enqueue(conn, topics::INVENTORY_EVENTS, &envelope, request_id.as_deref()).await
+    let meta = EventMeta { topic: topics::INVENTORY_EVENTS, event_type, version: 1, source: SOURCE };
+    outbox::enqueue_typed(conn, meta, key, data).await
 }
 
 pub async fn low_stock(conn: &mut AsyncPgConnection, row: &StockRow) -> diesel::QueryResult<()> {

@@ -6,9 +6,9 @@ use crate::domain::{OrderId, PricedLine, ProductId};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use serde::Serialize;
-use shop_common::events::{Envelope, topics};
+use shop_common::events::topics;
 use shop_common::money::Money;
-use shop_common::outbox;
+use shop_common::outbox::{self, EventMeta};
 use uuid::Uuid;
 
 pub const SOURCE: &str = "order";
@@ -106,10 +106,8 @@ async fn enqueue<T: Serialize>(
     order_id: OrderId,
     data: &T,
 ) -> diesel::QueryResult<()> {
-    let envelope = Envelope::new_typed(event_type, 1, SOURCE, order_id.to_string(), data)
-        .map_err(|err| diesel::result::Error::SerializationError(Box::new(err)))?;
-    let request_id = shop_common::http::request_id::current();
-    outbox::enqueue(conn, topic, &envelope, request_id.as_deref()).await
+    let meta = EventMeta { topic, event_type, version: 1, source: SOURCE };
+    outbox::enqueue_typed(conn, meta, order_id.to_string(), data).await
 }
 
 pub async fn order_created(
