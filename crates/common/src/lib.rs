@@ -13,6 +13,7 @@ pub mod inbox;
 pub mod kafka;
 pub mod money;
 pub mod outbox;
+pub mod pool_gauges;
 pub mod redis;
 pub mod schema;
 pub mod service;

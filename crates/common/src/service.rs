@@ -108,10 +108,12 @@ impl Infra {
     /// Pool usage and outbox backlog, read at scrape time.
     fn gauges_hook(&self) -> ScrapeHook {
         let db = self.db.clone();
+        let redis = self.redis.clone();
         let service = self.service.clone();
         Arc::new(move || {
             let db = db.clone();
             let service = service.clone();
+            crate::pool_gauges::record_redis_pool(&service, &redis);
             Box::pin(async move {
                 let status = db.status();
                 let in_use = status.size.saturating_sub(status.available);

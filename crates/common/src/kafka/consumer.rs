@@ -6,6 +6,7 @@
 //! A crash between the handler's commit and the offset commit redelivers the event; the handler's
 //! inbox check turns that redelivery into a no-op.
 
+use super::lag::LagContext;
 use super::producer::{EventProducer, OutgoingRecord};
 use crate::events::{Envelope, topics};
 use crate::settings::KafkaSettings;
@@ -64,7 +65,7 @@ pub async fn run(
         // One id per consumer of this instance: an instance runs one consumer per group.
         config.set("group.instance.id", format!("{instance}-{}", spec.group));
     }
-    let consumer: StreamConsumer = config
+    let consumer: StreamConsumer<LagContext> = config
         .set("bootstrap.servers", &settings.bootstrap)
         .set("group.id", &group)
         .set("client.id", format!("{service}-{}", spec.group))
@@ -76,7 +77,8 @@ pub async fn run(
         .set("fetch.wait.max.ms", settings.fetch_wait.as_millis().to_string())
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
-        .create()
+        .set("statistics.interval.ms", super::lag::STATS_INTERVAL_MS)
+        .create_with_context(LagContext::new(&service, &group))
         .context("creating the Kafka consumer")?;
     let topic_names: Vec<String> = spec.topics.iter().map(|t| settings.topic(t)).collect();
     let topic_refs: Vec<&str> = topic_names.iter().map(String::as_str).collect();

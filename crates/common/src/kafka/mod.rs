@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod consumer;
+pub mod lag;
 pub mod producer;
 
 pub use admin::ensure_topics;
