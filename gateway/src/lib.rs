@@ -8,10 +8,12 @@
 //! - [`routes`]: the route table (method + public path → service, access);
 //! - [`auth`]: bearer token verification (JWKS, HS256, OIDC), deny-list, access checks;
 //! - [`proxy`]: forwarding, header rules, body streaming and limits, upstream error mapping;
-//! - [`health`], [`scrape`] + [`exposition`], [`info`]: the gateway's own endpoints.
+//! - [`health`], [`scrape`] + [`exposition`], [`info`]: the gateway's own endpoints;
+//! - [`frontend`]: the web UI's files under `/app/` when `FRONTEND_DIR` is set.
 
 pub mod auth;
 pub mod exposition;
+pub mod frontend;
 pub mod health;
 pub mod info;
 pub mod proxy;
@@ -35,24 +37,30 @@ pub const NAME: &str = "gateway";
 /// Builds the shared state (one HTTP client for all workers) and starts serving.
 pub async fn start(settings: Settings) -> anyhow::Result<RunningService> {
     let state = web::Data::new(GatewayState::new(&settings)?);
+    let frontend = settings.frontend_dir.as_deref().map(frontend::Frontend::new).transpose()?;
     scrape::describe();
     auth::describe();
 
     let routes_state = state.clone();
-    let routes = Arc::new(move |cfg: &mut web::ServiceConfig| configure(cfg, routes_state.clone()));
+    let routes = Arc::new(move |cfg: &mut web::ServiceConfig| configure(cfg, routes_state.clone(), frontend.clone()));
     let mut app = HttpApp::new(NAME, env!("CARGO_PKG_VERSION"), routes);
     // The standard probe routes would report only the gateway; it serves platform-wide ones.
     app.probe_routes = false;
     app.probes.push(Arc::new(RedisProbe(state.redis.clone())));
+    app.background.extend(state.auth.denylist().sync_task());
     app.workers = settings.http_workers;
     app.shutdown_grace = settings.shutdown_grace;
     app.bind_and_start(&settings.host, settings.port)
 }
 
-/// The gateway's own endpoints first, then everything else to the proxy (which answers a
-/// problem+json 404 for paths outside the route table). All behind the auth guard: one scope, so
-/// no route can be added beside it by mistake.
-fn configure(cfg: &mut web::ServiceConfig, state: web::Data<GatewayState>) {
+/// The web UI's public files first (when configured), then the gateway's own endpoints, then
+/// everything else to the proxy (which answers a problem+json 404 for paths outside the route
+/// table). All but the files behind the auth guard: one scope, so no route can be added beside it
+/// by mistake.
+fn configure(cfg: &mut web::ServiceConfig, state: web::Data<GatewayState>, frontend: Option<frontend::Frontend>) {
+    if let Some(frontend) = frontend {
+        frontend::configure(cfg, frontend);
+    }
     // Called once per worker, on the worker's thread: each gets its own upstream pool.
     let worker_client = web::Data::new(state.worker_client());
     cfg.app_data(state).app_data(worker_client).service(

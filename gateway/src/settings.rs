@@ -4,6 +4,7 @@
 use crate::auth::AuthSettings;
 use crate::upstream::Upstreams;
 use shop_common::settings::{Env, RedisSettings, SettingsError};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Everything the gateway reads from the environment.
@@ -28,6 +29,9 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// `SHUTDOWN_GRACE_MS`: how long in-flight requests may finish on SIGTERM.
     pub shutdown_grace: Duration,
+    /// `FRONTEND_DIR`: the built web UI, served under `/app/` when set (`make run`; see
+    /// [`crate::frontend`]). Unset, the gateway serves no files.
+    pub frontend_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -44,6 +48,7 @@ impl Settings {
             max_body_bytes: env.parse_or("MAX_BODY_BYTES", 1024 * 1024)?,
             redis: RedisSettings::from_env(env)?,
             shutdown_grace: env.millis_or("SHUTDOWN_GRACE_MS", Duration::from_secs(20))?,
+            frontend_dir: env.get("FRONTEND_DIR").map(PathBuf::from),
         };
         // A zero timeout would fail every request; say so at start rather than at the first call.
         for (name, value) in [
@@ -76,6 +81,7 @@ mod tests {
         assert_eq!(settings.upstream_connect_timeout, Duration::from_secs(1));
         assert_eq!(settings.max_body_bytes, 1024 * 1024);
         assert_eq!(settings.redis.url.expose(), "redis://127.0.0.1:6379");
+        assert_eq!(settings.frontend_dir, None);
     }
 
     #[test]
@@ -87,6 +93,7 @@ mod tests {
             ("UPSTREAM_TIMEOUT_MS", "250"),
             ("MAX_BODY_BYTES", "2048"),
             ("REDIS_URL", "redis://cache:7000"),
+            ("FRONTEND_DIR", "/srv/shop/frontend"),
         ]);
         let settings = Settings::from_env(&env).unwrap();
         assert_eq!(settings.port, 0);
@@ -95,6 +102,7 @@ mod tests {
         assert_eq!(settings.upstream_timeout, Duration::from_millis(250));
         assert_eq!(settings.max_body_bytes, 2048);
         assert_eq!(settings.redis.url.expose(), "redis://cache:7000");
+        assert_eq!(settings.frontend_dir, Some(PathBuf::from("/srv/shop/frontend")));
     }
 
     #[test]
