@@ -26,7 +26,7 @@ else
   CARGO_PROFILE_FLAG := --profile $(PROFILE)
 endif
 
-.PHONY: help tools run test bench lint down clean-run
+.PHONY: help tools run test bench lint down clean-run monitoring-check
 
 help: ## list the targets (default)
 	@echo "usage: make <target>   (PROFILE=release for optimised binaries in run)"
@@ -55,10 +55,21 @@ run: tools ## start infra, build, run every service and the gateway (Ctrl-C stop
 
 test: tools ## start infra, run the whole test suite (cargo nextest)
 	scripts/infra up
+	@$(MAKE) --no-print-directory monitoring-check
 	@# The system tests start the real binaries as processes: build them first.
 	$(CARGO) build --workspace --bins
 	$(CARGO) nextest run --workspace --no-fail-fast --profile $(NEXTEST_PROFILE)
 	@# --- frontend tests: a later issue adds them here (unit tests, then Playwright e2e) ---
+
+monitoring-check: ## promtool checks of deploy/prometheus (installs Debian's prometheus when missing)
+	@if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then \
+	    echo "monitoring-check: installing prometheus (apt-get; promtool, and the server the target test starts)"; \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends prometheus \
+	        || { $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends prometheus; }; \
+	fi
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool check rules deploy/prometheus/alerts.yml
+	promtool test rules deploy/prometheus/alerts.test.yml
 
 bench: tools ## release build; gateway, auth, catalogue and checkout benchmarks; writes bench/RESULTS.md
 	scripts/infra up
