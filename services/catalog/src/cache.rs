@@ -23,6 +23,8 @@ use uuid::Uuid;
 pub const PRODUCT_TTL: Duration = Duration::from_secs(300);
 /// Listings are cheap to rebuild and invalidated by generation; keep them briefly.
 pub const LISTING_TTL: Duration = Duration::from_secs(60);
+/// Search pages: one key per query string, so many more keys than listings; shorter still.
+pub const SEARCH_TTL: Duration = Duration::from_secs(30);
 pub const RECENTLY_VIEWED_MAX: isize = 20;
 const RECENTLY_VIEWED_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Upper bound for one Redis round trip: past it the request goes to PostgreSQL instead.
@@ -111,7 +113,7 @@ impl Cache {
         let value: Option<Option<String>> = self
             .run("get_product", |mut conn| async move { redis::cmd("GET").arg(&key).query_async(&mut conn).await })
             .await;
-        let parsed = value.flatten().as_deref().and_then(parse_product_value);
+        let parsed = value.flatten().and_then(parse_product_value);
         self.count("product", if parsed.is_some() { "hit" } else { "miss" });
         parsed.unwrap_or(CachedProduct::Miss)
     }
@@ -191,11 +193,16 @@ impl Cache {
     }
 
     pub async fn put_listing(&self, generation: i64, name: &str, body: &str) {
+        self.put_listing_for(generation, name, body, LISTING_TTL).await;
+    }
+
+    /// [`Self::put_listing`] with its own time to live.
+    pub async fn put_listing_for(&self, generation: i64, name: &str, body: &str, ttl: Duration) {
         let key = self.listing_key(generation, name);
         let body = body.to_owned();
         let _: Option<()> = self
             .run("put_listing", |mut conn| async move {
-                redis::cmd("SET").arg(key).arg(body).arg("EX").arg(LISTING_TTL.as_secs()).query_async(&mut conn).await
+                redis::cmd("SET").arg(key).arg(body).arg("EX").arg(ttl.as_secs()).query_async(&mut conn).await
             })
             .await;
     }
@@ -246,16 +253,17 @@ impl Cache {
     }
 }
 
-/// `"<version>:<stock_seq>|<json>"`, or a tombstone with nothing after the bar.
-fn parse_product_value(value: &str) -> Option<CachedProduct> {
-    let (token, json) = value.split_once('|')?;
-    let (version, _) = token.split_once(':')?;
+/// `"<version>:<stock_seq>|<json>"`, or a tombstone with nothing after the bar. The JSON is the
+/// response body as stored: it is cut out of the value in place, never parsed or copied.
+fn parse_product_value(mut value: String) -> Option<CachedProduct> {
+    let bar = value.find('|')?;
+    let (version, _) = value[..bar].split_once(':')?;
     let version: i64 = version.parse().ok()?;
-    if json.is_empty() {
-        Some(CachedProduct::Deleted)
-    } else {
-        Some(CachedProduct::Live { json: json.to_owned(), version })
+    if bar + 1 == value.len() {
+        return Some(CachedProduct::Deleted);
     }
+    value.drain(..=bar);
+    Some(CachedProduct::Live { json: value, version })
 }
 
 #[cfg(test)]
@@ -265,11 +273,11 @@ mod tests {
     #[test]
     fn cached_values_parse() {
         assert_eq!(
-            parse_product_value("3:7|{\"a\":1}"),
+            parse_product_value("3:7|{\"a\":1}".into()),
             Some(CachedProduct::Live { json: "{\"a\":1}".into(), version: 3 })
         );
-        assert_eq!(parse_product_value("4:0|"), Some(CachedProduct::Deleted));
-        assert_eq!(parse_product_value("garbage"), None);
-        assert_eq!(parse_product_value("x:1|{}"), None);
+        assert_eq!(parse_product_value("4:0|".into()), Some(CachedProduct::Deleted));
+        assert_eq!(parse_product_value("garbage".into()), None);
+        assert_eq!(parse_product_value("x:1|{}".into()), None);
     }
 }

@@ -2,6 +2,7 @@
 //! (cached per listing generation) and `GET /products/recently-viewed`.
 
 use super::{json_body, query_pairs};
+use crate::cache::SEARCH_TTL;
 use crate::db;
 use crate::domain::{ListQuery, Product};
 use crate::state::AppState;
@@ -16,15 +17,39 @@ use std::collections::HashMap;
 /// Query strings longer than this are served uncached (they would only bloat the keys).
 const MAX_CACHED_QUERY: usize = 512;
 
-async fn page_of(state: &AppState, query: &ListQuery) -> Result<Page<Product>, ApiError> {
+/// A listing answer: the shared page shape, plus `total_capped` in search answers (docs/catalog.md).
+#[derive(Serialize)]
+struct Listing {
+    #[serde(flatten)]
+    page: Page<Product>,
+    /// Only with `q`: true when the search stopped counting at [`db::listing::SEARCH_CAP`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total_capped: Option<bool>,
+}
+
+impl Listing {
+    fn new(query: &ListQuery, listed: db::listing::Listed) -> Self {
+        let searching = query.search.is_some() || query.unmatchable;
+        Self {
+            page: Page::new(listed.rows.iter().map(|r| r.to_product()).collect(), query.page, listed.total),
+            total_capped: searching.then_some(listed.total_capped),
+        }
+    }
+
+    fn to_json(&self) -> Result<String, ApiError> {
+        serde_json::to_string(self).map_err(ApiError::internal)
+    }
+}
+
+async fn page_of(state: &AppState, query: &ListQuery) -> Result<Listing, ApiError> {
     let mut conn = state.db.get().await?;
-    let (rows, total) = db::listing::list(&mut conn, query, None).await?;
-    Ok(Page::new(rows.iter().map(|r| r.to_product()).collect(), query.page, total))
+    let listed = db::listing::list(&mut conn, query, None).await?;
+    Ok(Listing::new(query, listed))
 }
 
 /// Like [`page_of`], with the total of a plain (non-search) listing cached per listing
 /// generation: counting every match costs ~50 ms on 100,000 products, a page ~0.1 ms.
-async fn page_with_cached_total(state: &AppState, query: &ListQuery) -> Result<Page<Product>, ApiError> {
+async fn page_with_cached_total(state: &AppState, query: &ListQuery) -> Result<Listing, ApiError> {
     if query.search.is_some() || query.unmatchable {
         return page_of(state, query).await;
     }
@@ -39,30 +64,40 @@ async fn page_with_cached_total(state: &AppState, query: &ListQuery) -> Result<P
         None => None,
     };
     let mut conn = state.db.get().await?;
-    let (rows, total) = db::listing::list(&mut conn, query, known).await?;
+    let listed = db::listing::list(&mut conn, query, known).await?;
     drop(conn);
     if let (Some(generation), None) = (generation, known) {
-        state.cache.put_listing(generation, &name, &total.to_string()).await;
+        state.cache.put_listing(generation, &name, &listed.total.to_string()).await;
     }
-    Ok(Page::new(rows.iter().map(|r| r.to_product()).collect(), query.page, total))
-}
-
-fn page_response(page: &Page<Product>) -> Result<HttpResponse, ApiError> {
-    Ok(json_body(StatusCode::OK, serde_json::to_string(page).map_err(ApiError::internal)?))
+    Ok(Listing::new(query, listed))
 }
 
 /// `GET /products?page&page_size&category&min_price&max_price&in_stock&attr.<name>&sort&q`.
 #[tracing::instrument(skip_all)]
 pub async fn list_products(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(&query_pairs(&req)?, false)?;
-    page_response(&page_with_cached_total(&state, &query).await?)
+    Ok(json_body(StatusCode::OK, page_with_cached_total(&state, &query).await?.to_json()?))
 }
 
-/// `GET /products/search?q=` plus the listing filters; relevance order by default.
+/// `GET /products/search?q=` plus the listing filters; relevance order by default. Result pages
+/// are cached briefly per listing generation, like category listings: a product write or stock
+/// change bumps the generation, so no search shows a product as it was before a write returned.
 #[tracing::instrument(skip_all)]
 pub async fn search_products(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(&query_pairs(&req)?, true)?;
-    page_response(&page_of(&state, &query).await?)
+    // Read before PostgreSQL, for the same reason as in `list_category_products`.
+    let generation = if req.query_string().len() <= MAX_CACHED_QUERY { state.cache.generation().await } else { None };
+    let cache_name = format!("search?{}", req.query_string());
+    if let Some(generation) = generation
+        && let Some(body) = state.cache.get_listing("search", generation, &cache_name).await
+    {
+        return Ok(json_body(StatusCode::OK, body));
+    }
+    let body = page_of(&state, &query).await?.to_json()?;
+    if let Some(generation) = generation {
+        state.cache.put_listing_for(generation, &cache_name, &body, SEARCH_TTL).await;
+    }
+    Ok(json_body(StatusCode::OK, body))
 }
 
 /// `GET /products/category/{category}`: the category and all its sub-categories. Cached per
@@ -93,7 +128,7 @@ pub async fn list_category_products(
         return Err(ApiError::not_found(format!("no category {category:?}")));
     }
     drop(conn);
-    let body = serde_json::to_string(&page_of(&state, &query).await?).map_err(ApiError::internal)?;
+    let body = page_of(&state, &query).await?.to_json()?;
     if let Some(generation) = generation {
         state.cache.put_listing(generation, &cache_name, &body).await;
     }
