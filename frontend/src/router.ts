@@ -1,7 +1,7 @@
 import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
 import { useAuthStore } from './stores/auth'
 
-const routes: RouteRecordRaw[] = [
+export const routes: RouteRecordRaw[] = [
   { path: '/', name: 'home', component: () => import('./views/HomeView.vue') },
   { path: '/products', name: 'products', component: () => import('./views/ProductsView.vue') },
   { path: '/products/:id', name: 'product', component: () => import('./views/ProductView.vue'), props: true },
