@@ -47,6 +47,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningService> {
     // The standard probe routes would report only the gateway; it serves platform-wide ones.
     app.probe_routes = false;
     app.probes.push(Arc::new(RedisProbe(state.redis.clone())));
+    app.background.extend(state.auth.denylist().sync_task());
     app.workers = settings.http_workers;
     app.shutdown_grace = settings.shutdown_grace;
     app.bind_and_start(&settings.host, settings.port)

@@ -51,6 +51,9 @@ const PUT: Methods = &["PUT"];
 const GET_POST: Methods = &["GET", "POST"];
 const GET_PUT: Methods = &["GET", "PUT"];
 
+/// The logout route: the proxy records a successful logout's token in the deny-list replica.
+pub const LOGOUT_PATH: &str = "/auth/logout";
+
 /// One row of the table.
 #[derive(Debug, Clone, Copy)]
 pub struct Route {
@@ -73,7 +76,7 @@ pub const TABLE: &[Route] = &[
     route(POST, "/auth/login", Auth, Public),
     route(POST, "/auth/register", Auth, Public),
     route(POST, "/auth/refresh", Auth, Public),
-    route(GET_POST, "/auth/logout", Auth, Authenticated),
+    route(GET_POST, LOGOUT_PATH, Auth, Authenticated),
     route(GET_PUT, "/auth/profile", Auth, Authenticated),
     route(GET, "/auth/users", Auth, Admin),
     route(PUT, "/auth/users/{id}/role", Auth, Admin),

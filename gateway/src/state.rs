@@ -38,7 +38,11 @@ impl GatewayState {
         // JWKS fetches share the upstream client (and its pool): the auth service is an upstream.
         let auth = Authenticator::new(
             Verifier::new(&settings.auth, &client),
-            DenyList::new(settings.redis.url.expose(), settings.redis.timeout)?,
+            DenyList::new(
+                settings.redis.url.expose(),
+                settings.redis.timeout,
+                settings.auth.denylist_replica_capacity,
+            )?,
         );
         Ok(Self {
             client,

@@ -3,18 +3,19 @@
 //!
 //! Fails closed: if Redis cannot answer, a logged-out token cannot be told from a live one, so the
 //! request is refused with a 503 rather than let through.
+//!
+//! With the replica on (`DENYLIST_REPLICA`, the default) checks are answered from memory while the
+//! [`Replica`] is in sync, and from Redis whenever it is not.
 
+use super::replica::Replica;
+use shop_common::auth::denylist::key;
 use shop_common::redis::redis;
 use shop_common::redis::redis::aio::MultiplexedConnection;
+use shop_common::service::BackgroundTask;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::Duration;
-
-/// The Redis key for a token id, as the auth service writes it.
-pub fn key(jti: &str) -> String {
-    format!("denylist:jti:{jti}")
-}
 
 /// Redis could not be asked.
 #[derive(Debug, thiserror::Error)]
@@ -35,17 +36,43 @@ pub struct DenyList {
     client: redis::Client,
     timeout: Duration,
     shared: Arc<Mutex<HashMap<ThreadId, MultiplexedConnection>>>,
+    replica: Option<Arc<Replica>>,
 }
 
 impl DenyList {
     /// `url` is Redis' (connections open lazily, so an outage never blocks start-up).
-    pub fn new(url: &str, timeout: Duration) -> anyhow::Result<Self> {
+    /// `replica_capacity`: keep an in-memory replica of at most that many entries, or none.
+    pub fn new(url: &str, timeout: Duration, replica_capacity: Option<usize>) -> anyhow::Result<Self> {
         let client = redis::Client::open(url).map_err(|err| anyhow::anyhow!("the Redis URL is invalid: {err}"))?;
-        Ok(Self { client, timeout, shared: Arc::new(Mutex::new(HashMap::new())) })
+        let replica = replica_capacity.map(|capacity| Arc::new(Replica::new(capacity)));
+        Ok(Self { client, timeout, shared: Arc::new(Mutex::new(HashMap::new())), replica })
+    }
+
+    /// The task keeping the replica in sync, if there is one (run it with the server).
+    pub fn sync_task(&self) -> Option<BackgroundTask> {
+        let replica = self.replica.clone()?;
+        let client = self.client.clone();
+        Some(Box::new(move |shutdown| Box::pin(async move { replica.sync(client, shutdown).await })))
+    }
+
+    /// The replica, if configured.
+    pub fn replica(&self) -> Option<&Replica> {
+        self.replica.as_deref()
+    }
+
+    /// A logout this gateway forwarded succeeded: its token is refused from now on, whether or not
+    /// the announcement has arrived yet. (Redis already holds the entry: the auth service wrote it.)
+    pub fn record_logout(&self, jti: &str, ttl: Duration) {
+        if let Some(replica) = &self.replica {
+            replica.insert(jti, ttl);
+        }
     }
 
     /// `true` when the token id is deny-listed.
     pub async fn contains(&self, jti: &str) -> Result<bool, Unavailable> {
+        if let Some(denied) = self.replica.as_ref().and_then(|replica| replica.lookup(jti)) {
+            return Ok(denied);
+        }
         // The pool bounds waiting for and opening a connection, not a command on a connection that
         // stopped answering; this bounds the whole check.
         let check = async {

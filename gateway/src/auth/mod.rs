@@ -17,6 +17,7 @@ pub mod denylist;
 pub mod failure;
 pub mod guard;
 pub mod jwks;
+pub mod replica;
 pub mod settings;
 pub mod verified;
 pub mod verify;
@@ -45,6 +46,11 @@ pub struct Authenticator {
 impl Authenticator {
     pub fn new(verifier: Verifier, denylist: DenyList) -> Self {
         Self { verifier, denylist }
+    }
+
+    /// The deny-list (its replica's sync task, and logouts the proxy saw succeed).
+    pub fn denylist(&self) -> &DenyList {
+        &self.denylist
     }
 
     /// Admits a request to a route with `access`, or says why not.
@@ -90,6 +96,7 @@ pub fn authorize(access: Access, identity: Option<&Identity>) -> Result<(), Auth
 pub fn describe() {
     failure::describe();
     jwks::describe();
+    replica::describe();
 }
 
 #[cfg(test)]

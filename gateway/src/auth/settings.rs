@@ -28,7 +28,14 @@ pub struct AuthSettings {
     pub jwks_refresh_floor: Duration,
     /// The optional second issuer (Keycloak).
     pub oidc: Option<OidcSettings>,
+    /// `DENYLIST_REPLICA_CAPACITY`: the most deny-list entries kept in memory (0: no replica, every
+    /// check asks Redis). See [`crate::auth::replica`].
+    pub denylist_replica_capacity: Option<usize>,
 }
+
+/// Entries of ~100 bytes: 500,000 (some 50 MiB at worst) covers 500 logouts per second sustained
+/// over a 15-minute token lifetime.
+pub const DEFAULT_DENYLIST_REPLICA_CAPACITY: usize = 500_000;
 
 /// `OIDC_ISSUER` + `OIDC_JWKS_URL` (+ `OIDC_AUDIENCE`): tokens of a second issuer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +77,10 @@ impl AuthSettings {
             jwks_url: format!("{}{JWKS_PATH}", upstreams.base(Service::Auth)),
             jwks_refresh_floor,
             oidc: OidcSettings::from_env(env)?,
+            denylist_replica_capacity: Some(
+                env.parse_or("DENYLIST_REPLICA_CAPACITY", DEFAULT_DENYLIST_REPLICA_CAPACITY)?,
+            )
+            .filter(|capacity| *capacity > 0),
         })
     }
 }
@@ -130,6 +141,14 @@ mod tests {
         assert_eq!(settings.jwks_url, "http://127.0.0.1:5101/.well-known/jwks.json");
         assert_eq!(settings.jwks_refresh_floor, Duration::from_secs(5));
         assert!(settings.secret_key.is_none() && settings.oidc.is_none());
+        assert_eq!(settings.denylist_replica_capacity, Some(DEFAULT_DENYLIST_REPLICA_CAPACITY));
+    }
+
+    #[test]
+    fn a_zero_replica_capacity_turns_the_replica_off() {
+        assert_eq!(read(&[("DENYLIST_REPLICA_CAPACITY", "0")]).unwrap().denylist_replica_capacity, None);
+        assert_eq!(read(&[("DENYLIST_REPLICA_CAPACITY", "10")]).unwrap().denylist_replica_capacity, Some(10));
+        assert!(read(&[("DENYLIST_REPLICA_CAPACITY", "-1")]).is_err());
     }
 
     #[test]

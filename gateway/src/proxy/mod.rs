@@ -22,6 +22,7 @@ use body::BodyEnd;
 use futures_util::TryStreamExt;
 use futures_util::future::{Either, select};
 use shop_common::ApiError;
+use shop_common::auth::denylist;
 use shop_common::error::ErrorCode;
 use shop_common::http::request_id;
 use std::pin::pin;
@@ -35,9 +36,9 @@ pub async fn forward(
     worker: web::Data<WorkerClient>,
 ) -> Result<HttpResponse, ApiError> {
     let path = req.uri().path();
-    let service = routes::resolve(req.method().as_str(), path)
-        .ok_or_else(|| ApiError::not_found(format!("no route for {} {}", req.method(), path)))?
-        .service;
+    let route = routes::resolve(req.method().as_str(), path)
+        .ok_or_else(|| ApiError::not_found(format!("no route for {} {}", req.method(), path)))?;
+    let service = route.service;
     // Fail closed: a request the auth guard did not admit is never forwarded.
     let admission = guard::admission(&req)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("request reached the proxy without an admission")))?;
@@ -94,7 +95,25 @@ pub async fn forward(
         Err(err) => err.code().status().as_u16(),
     };
     record(service, status, started);
+    if route.path == routes::LOGOUT_PATH && (200..300).contains(&status) {
+        remember_logout(&state, admission.identity.as_ref());
+    }
     result
+}
+
+/// The auth service deny-listed the caller's token: this gateway refuses it from here on without
+/// waiting for the announcement (see [`crate::auth::replica`]).
+fn remember_logout(state: &GatewayState, identity: Option<&shop_common::auth::Identity>) {
+    if let Some(identity) = identity
+        && let (Some(jti), Some(expires_at)) = (&identity.token_id, identity.token_expires_at)
+    {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| i64::try_from(since.as_secs()).unwrap_or(i64::MAX));
+        // The auth service keeps the entry a leeway past `exp`; so does the copy.
+        let ttl_secs = expires_at.saturating_sub(now).saturating_add(denylist::LEEWAY_SECS).max(0);
+        state.auth.denylist().record_logout(jti, std::time::Duration::from_secs(ttl_secs.unsigned_abs()));
+    }
 }
 
 /// How the client framed its body (HTTP/1.1: no length and not chunked means no body).

@@ -105,7 +105,9 @@ async fn an_unknown_kid_costs_one_refetch_then_a_401() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deny_listed_token_is_refused_and_others_of_the_user_are_not() {
-    let platform = AuthedPlatform::start(&[]).await;
+    // The replica off: every check asks Redis, so the entry counts from the moment it is written
+    // (with the replica on, see `denylist_replica`).
+    let platform = AuthedPlatform::start(&[("DENYLIST_REPLICA_CAPACITY", "0")]).await;
     let redis = redis_pool();
     let claims = jwt::access_claims(&["customer"], 900);
     let token = platform.key.sign(&claims);

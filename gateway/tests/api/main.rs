@@ -8,6 +8,7 @@ mod support;
 mod auth_keys;
 mod auth_policy;
 mod auth_tokens;
+mod denylist_replica;
 mod failures;
 mod health;
 mod limits;

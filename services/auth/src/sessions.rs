@@ -3,7 +3,8 @@
 //! A session is a refresh-token family: rows in `refresh_tokens` plus the Redis hash
 //! `session:<family_id>` (user_id, created_at, last_seen_at, ip, user_agent; TTL = refresh TTL).
 //! Refresh needs both; logout and reuse detection delete the hash. Logout also writes
-//! `denylist:jti:<jti>` until the access token's `exp`, which the gateway checks.
+//! `denylist:jti:<jti>` until the access token's `exp`, which the gateway checks, and announces it
+//! on the deny-list channel for the gateways' replicas ([`shop_common::auth::denylist`]).
 
 use crate::client::ClientInfo;
 use crate::db::refresh_tokens::{self, NewRefreshToken};
@@ -12,6 +13,7 @@ use crate::tokens::RefreshToken;
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use shop_common::ApiError;
+use shop_common::auth::denylist;
 use shop_common::redis::{RedisPool, redis};
 use std::time::Duration;
 
@@ -20,11 +22,7 @@ pub fn session_key(session: SessionId) -> String {
 }
 
 /// At least the gateway's `JWT_LEEWAY_SECS` (30 s by default).
-pub const DENYLIST_LEEWAY_SECS: i64 = 60;
-
-pub fn denylist_key(jti: &str) -> String {
-    format!("denylist:jti:{jti}")
-}
+pub const DENYLIST_LEEWAY_SECS: i64 = denylist::LEEWAY_SECS;
 
 /// A Redis failure on a request path: the client may retry; the cause is logged here, once.
 pub fn redis_unavailable(err: impl std::fmt::Display) -> ApiError {
@@ -119,11 +117,20 @@ impl SessionStore {
             return Ok(());
         }
         let mut conn = self.conn().await?;
-        redis::cmd("SET")
-            .arg(denylist_key(jti))
+        // One MULTI: a gateway replica never hears of an entry that was not written, and an entry
+        // is never written unannounced (a replica that misses a message resyncs from the keys).
+        redis::pipe()
+            .atomic()
+            .cmd("SET")
+            .arg(denylist::key(jti))
             .arg(1)
             .arg("EX")
             .arg(remaining)
+            .ignore()
+            .cmd("PUBLISH")
+            .arg(denylist::CHANNEL)
+            .arg(denylist::announcement(jti, remaining.unsigned_abs()))
+            .ignore()
             .query_async::<()>(&mut conn)
             .await
             .map_err(redis_unavailable)

@@ -7,6 +7,7 @@
 //! token verification in the gateway; `docs/auth.md` describes the whole flow.
 
 pub mod claims;
+pub mod denylist;
 pub mod identity;
 
 pub use claims::{AccessClaims, Role};

@@ -3,6 +3,7 @@
 
 use super::{FakeUpstream, TestGateway, fake_platform};
 use reqwest::Method;
+use shop_common::auth::denylist;
 use shop_common::redis::{self, RedisPool, redis as redis_crate};
 use shop_common::settings::{Env, RedisSettings};
 use shop_gateway::upstream::Service;
@@ -97,11 +98,31 @@ pub fn redis_pool() -> RedisPool {
     redis::build_pool(&RedisSettings::from_env(&Env::process()).unwrap()).unwrap()
 }
 
-/// Deny-lists `jti` the way the auth service's logout does.
+/// Deny-lists `jti` the way the auth service's logout does: the key and its announcement.
 pub async fn deny(pool: &RedisPool, jti: &str) {
     let mut conn = pool.get().await.unwrap();
+    let () = redis_crate::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg(denylist::key(jti))
+        .arg("1")
+        .arg("EX")
+        .arg(120)
+        .ignore()
+        .cmd("PUBLISH")
+        .arg(denylist::CHANNEL)
+        .arg(denylist::announcement(jti, 120))
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
+
+/// Writes only the key, unannounced: what a replica can learn only by (re)loading.
+pub async fn deny_unannounced(pool: &RedisPool, jti: &str) {
+    let mut conn = pool.get().await.unwrap();
     let () = redis_crate::cmd("SET")
-        .arg(format!("denylist:jti:{jti}"))
+        .arg(denylist::key(jti))
         .arg("1")
         .arg("EX")
         .arg(120)

@@ -254,6 +254,15 @@ impl TestApp {
         redis::cmd("EXISTS").arg(key).query_async::<i64>(&mut self.redis_conn().await).await.expect("EXISTS") == 1
     }
 
+    /// A subscription to the deny-list announcements (what the gateways' replicas hear).
+    pub async fn denylist_announcements(&self) -> redis::aio::PubSubStream {
+        let settings = shop_common::settings::RedisSettings::from_env(&Env::process()).expect("redis settings");
+        let client = redis::Client::open(settings.url.expose()).expect("a redis client");
+        let mut pubsub = client.get_async_pubsub().await.expect("a pub/sub connection");
+        pubsub.subscribe(shop_common::auth::denylist::CHANNEL).await.expect("SUBSCRIBE");
+        pubsub.into_on_message()
+    }
+
     pub async fn redis_ttl(&self, key: &str) -> i64 {
         redis::cmd("TTL").arg(key).query_async(&mut self.redis_conn().await).await.expect("TTL")
     }

@@ -1,6 +1,7 @@
 //! `POST /auth/refresh` and `GET|POST /auth/logout`: rotation, reuse detection, deny-list.
 
 use crate::helpers::{PASSWORD, TestApp, problem, unique_email};
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use shop_common::auth::Identity;
 
@@ -62,9 +63,25 @@ async fn logout_deny_lists_the_access_token_and_ends_the_session() {
     let tokens = app.register_ok(&unique_email("bye")).await;
     let claims = app.verify(&tokens.access_token).await.unwrap();
     let identity = app.identity(&tokens).await;
+    let mut announcements = app.denylist_announcements().await;
 
     let response = app.logout(&identity, None).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    // The gateways' replicas hear of it (other tests publish on the channel too: find ours).
+    let announced_ttl = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let message = announcements.next().await.expect("the subscription stays open");
+            let payload: String = message.get_payload().expect("a text payload");
+            if let Some((jti, ttl)) = shop_common::auth::denylist::parse_announcement(&payload)
+                && jti == claims.jti
+            {
+                return ttl;
+            }
+        }
+    })
+    .await
+    .expect("the logout is announced");
 
     let key = format!("denylist:jti:{}", claims.jti);
     assert!(app.redis_exists(&key).await, "the jti is deny-listed");
@@ -74,6 +91,11 @@ async fn logout_deny_lists_the_access_token_and_ends_the_session() {
     assert!(
         ttl > remaining - 5 && ttl <= limit,
         "TTL {ttl} s covers the token's remaining {remaining} s plus the leeway"
+    );
+    let announced_ttl = i64::try_from(announced_ttl).unwrap();
+    assert!(
+        announced_ttl >= ttl && announced_ttl <= limit,
+        "announced TTL {announced_ttl} s matches the key's {ttl} s"
     );
     assert!(!app.redis_exists(&format!("session:{}", claims.sid)).await, "the session is gone");
     assert_eq!(app.refresh(&tokens.refresh_token).await.status(), StatusCode::UNAUTHORIZED);
