@@ -12,3 +12,4 @@ mod helpers;
 mod listing;
 mod products;
 mod search;
+mod search_bounded;
