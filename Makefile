@@ -26,7 +26,7 @@ else
   CARGO_PROFILE_FLAG := --profile $(PROFILE)
 endif
 
-.PHONY: help tools run test bench lint down clean-run monitoring-check
+.PHONY: help tools run test bench lint down clean-run dlq monitoring-check
 
 help: ## list the targets (default)
 	@echo "usage: make <target>   (PROFILE=release for optimised binaries in run)"
@@ -83,6 +83,10 @@ lint: tools ## rustfmt check and clippy with warnings as errors
 	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+dlq: ## list dead-lettered events; replay: make dlq ARGS="replay <id>..." or ARGS="replay --all"
+	scripts/infra up
+	$(CARGO) run -q -p shop-dlq -- $(or $(ARGS),list)
 
 down: ## stop a running `make run` stack and the broker
 	scripts/run stop

@@ -126,12 +126,13 @@ async fn process(
     group: &str,
     shutdown: &mut Shutdown,
 ) -> bool {
+    let sink = DeadLetterSink { producer: dead_letters, service, group };
     let envelope = match message.payload().map(serde_json::from_slice::<Envelope>) {
         Some(Ok(envelope)) => envelope,
         Some(Err(err)) => {
-            return dead_letter(message, dead_letters, &format!("malformed envelope: {err}"), shutdown).await;
+            return dead_letter(message, &sink, &format!("malformed envelope: {err}"), shutdown).await;
         }
-        None => return dead_letter(message, dead_letters, "empty payload", shutdown).await,
+        None => return dead_letter(message, &sink, "empty payload", shutdown).await,
     };
     let labels = [("service", service.to_owned()), ("group", group.to_owned()), ("type", envelope.event_type.clone())];
     let mut backoff = Duration::from_millis(50);
@@ -143,7 +144,7 @@ async fn process(
             }
             Err(HandleError::Permanent(reason)) => {
                 metrics::counter!("kafka_events_dead_lettered_total", &labels).increment(1);
-                return dead_letter(message, dead_letters, &reason, shutdown).await;
+                return dead_letter(message, &sink, &reason, shutdown).await;
             }
             Err(HandleError::Transient(err)) => {
                 tracing::warn!(event.id = %envelope.id, event.type = %envelope.event_type, error = %format!("{err:#}"), retry_in_ms = backoff.as_millis() as u64, "event handling failed, retrying");
@@ -158,11 +159,19 @@ async fn process(
     }
 }
 
-/// Copies the record to `<topic>.dlq` with the reason; retries until the broker takes it, because
+/// Where a consumer parks a record, and who it says gave up on it.
+struct DeadLetterSink<'a> {
+    producer: &'a EventProducer,
+    service: &'a str,
+    group: &'a str,
+}
+
+/// Copies the record to `<topic>.dlq` with the reason, origin and group (`shop-dlq list` shows
+/// them, `shop-dlq replay` puts the record back); retries until the broker takes it, because
 /// skipping the record without parking it would lose it.
 async fn dead_letter(
     message: &BorrowedMessage<'_>,
-    producer: &EventProducer,
+    sink: &DeadLetterSink<'_>,
     reason: &str,
     shutdown: &mut Shutdown,
 ) -> bool {
@@ -178,6 +187,8 @@ async fn dead_letter(
     headers.push(("dlq-topic".into(), message.topic().to_owned()));
     headers.push(("dlq-partition".into(), message.partition().to_string()));
     headers.push(("dlq-offset".into(), message.offset().to_string()));
+    headers.push(("dlq-service".into(), sink.service.to_owned()));
+    headers.push(("dlq-group".into(), sink.group.to_owned()));
     let record = OutgoingRecord {
         topic: topics::dead_letter(message.topic()),
         key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default(),
@@ -192,7 +203,7 @@ async fn dead_letter(
         "event sent to the dead-letter topic"
     );
     loop {
-        match producer.publish(&record).await {
+        match sink.producer.publish(&record).await {
             Ok(()) => return true,
             Err(err) => {
                 tracing::error!(error = %format!("{err:#}"), "publishing to the dead-letter topic failed, retrying");
