@@ -111,7 +111,7 @@ async fn load_catalogue(stack: &Stack) -> Vec<String> {
             post(stack, Some(&admin), "/categories", json!({"slug": slug, "name": name, "parent": parent})).await;
         assert_eq!(status, 201, "category {slug}: {body}");
     }
-    let mut ids = Vec::new();
+    let mut ids: Vec<String> = Vec::new();
     for (i, (name, category, price, stock)) in PRODUCTS.iter().enumerate() {
         let product = json!({
             "sku": format!("E2E-{:03}", i + 1),
@@ -148,7 +148,47 @@ async fn load_catalogue(stack: &Stack) -> Vec<String> {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+    wait_for_cart_and_order_snapshots(stack, &admin, &ids).await;
     ids
+}
+
+/// The cart and the order service price from their own product snapshots, fed by the same
+/// events; their consumers join their groups some seconds after start. A guest cart adds every
+/// product (retrying while the cart does not know it yet) and is emptied again; then a throw-away
+/// product, created last, is waited for in the order service's snapshot and deleted.
+async fn wait_for_cart_and_order_snapshots(stack: &Stack, admin: &str, ids: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut cart_token: Option<String> = None;
+    for (id, (name, _, _, stock)) in ids.iter().zip(PRODUCTS) {
+        if *stock == 0 {
+            continue; // out of stock is still sellable to the cart, but nobody buys it here
+        }
+        loop {
+            let mut request =
+                stack.client.post(stack.url("/cart/items")).json(&json!({"product_id": id, "quantity": 1}));
+            if let Some(token) = &cart_token {
+                request = request.header("x-cart-token", token);
+            }
+            let response = request.send().await.unwrap();
+            if let Some(token) = response.headers().get("x-cart-token") {
+                cart_token = Some(token.to_str().unwrap().to_owned());
+            }
+            let (status, body) = shop_system_tests::status_and_json(response).await;
+            if status == 200 {
+                break;
+            }
+            assert!(status == 404 && Instant::now() < deadline, "the cart did not learn {name}: {status} {body}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let token = cart_token.unwrap();
+    let response = stack.client.delete(stack.url("/cart")).header("x-cart-token", token).send().await.unwrap();
+    assert_eq!(response.status(), 200, "emptying the probe cart");
+
+    let sentinel = stack.create_product(admin, 100, 1).await;
+    let response =
+        stack.client.delete(stack.url(&format!("/products/{sentinel}"))).bearer_auth(admin).send().await.unwrap();
+    assert!(response.status().is_success(), "deleting the sentinel product: {}", response.status());
 }
 
 /// Resolves when stdin reaches its end (or fails) or on SIGTERM/SIGINT.
