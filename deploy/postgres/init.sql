@@ -6,3 +6,5 @@ CREATE DATABASE shop_cart OWNER appuser;
 CREATE DATABASE shop_orders OWNER appuser;
 CREATE DATABASE shop_inventory OWNER appuser;
 CREATE DATABASE shop_analytics OWNER appuser;
+-- Keycloak's own database (docker-compose.yml: KC_DB_URL).
+CREATE DATABASE keycloak OWNER appuser;
