@@ -328,6 +328,13 @@ fn dockerfiles_are_multi_stage_cached_and_non_root_and_nginx_serves_the_spa() {
     let runtime = &backend[backend.rfind("\nFROM ").unwrap()..];
     assert!(runtime.contains("-slim"), "small runtime image");
     assert!(runtime.contains("USER ") && !runtime.contains("USER root"), "non-root runtime");
+    for binary in binaries() {
+        assert!(
+            backend.contains(&format!("-p {}", binary.package)),
+            "deploy/Dockerfile does not build {}",
+            binary.package
+        );
+    }
 
     let frontend = read("deploy/frontend.Dockerfile");
     assert!(frontend.matches("FROM ").count() >= 2, "frontend image is multi-stage");
