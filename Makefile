@@ -59,7 +59,19 @@ test: tools ## start infra, run the whole test suite (cargo nextest)
 	@# The system tests start the real binaries as processes: build them first.
 	$(CARGO) build --workspace --bins
 	$(CARGO) nextest run --workspace --no-fail-fast --profile $(NEXTEST_PROFILE)
-	@# --- frontend tests: a later issue adds them here (unit tests, then Playwright e2e) ---
+	@# The web UI: Vitest unit tests, then Playwright end-to-end tests in headless Debian chromium
+	@# against a stack of their own (target/debug/e2e_stack, built above; fresh databases, free ports).
+	frontend/tasks.sh test
+
+.PHONY: frontend frontend-test
+
+frontend: ## build the web UI into frontend/dist (npm ci when node_modules is missing or stale)
+	frontend/tasks.sh build
+
+frontend-test: tools ## web UI tests only: Vitest, then Playwright e2e in headless chromium (installs it when missing)
+	scripts/infra up
+	$(CARGO) build --workspace --bins
+	frontend/tasks.sh test
 
 monitoring-check: ## promtool checks of deploy/prometheus (installs Debian's prometheus when missing)
 	@if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then \

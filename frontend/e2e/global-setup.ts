@@ -12,8 +12,8 @@ const repo = path.resolve(here, '../..')
 function stackBinary(): string {
   if (process.env.E2E_STACK_BIN) return process.env.E2E_STACK_BIN
   const target = process.env.CARGO_TARGET_DIR ?? path.join(repo, 'target')
-  const profile = process.env.PROFILE === 'release' ? 'release' : 'debug'
-  return path.join(target, profile, 'e2e_stack')
+  // `make test` builds the debug binaries (whatever PROFILE says for `make run`).
+  return path.join(target, 'debug', 'e2e_stack')
 }
 
 export default async function globalSetup() {
