@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod contract;
+
 /// Topic names, before the test prefix (see [`crate::settings::KafkaSettings::topic`]).
 pub mod topics {
     pub const USER_EVENTS: &str = "user_events";

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// An amount of one currency in its minor units (cents for EUR).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Money {
     pub amount_minor: i64,
     pub currency: String,
