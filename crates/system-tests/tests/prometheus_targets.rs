@@ -113,6 +113,22 @@ fn which(binary: &str) -> Option<PathBuf> {
         .find(|candidate| Path::new(candidate).is_file())
 }
 
+/// Every `expr` string in a dashboard JSON, wherever it is nested.
+fn collect_exprs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                match (key.as_str(), child) {
+                    ("expr", Value::String(expr)) => out.push(expr.clone()),
+                    _ => collect_exprs(child, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_exprs(item, out)),
+        _ => {}
+    }
+}
+
 fn label_values(result: &[Value], label: &str) -> BTreeSet<String> {
     result.iter().filter_map(|sample| sample["metric"][label].as_str().map(str::to_owned)).collect()
 }
@@ -123,10 +139,30 @@ async fn prometheus_scrapes_every_target_of_the_stack() {
     let prometheus_port = free_port();
     let prometheus = Prometheus::start(&config_for(&stack, prometheus_port), prometheus_port).await;
 
-    // Some traffic, so request series exist for the gateway and the routed services.
+    // Some traffic, so request series exist for the gateway and the routed services, and one
+    // product, whose events go catalog → outbox → broker → inventory, cart, order, analytics.
+    let admin = stack.admin_token().await;
+    let sku = format!("PROM-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]).to_uppercase();
+    let created = stack
+        .client
+        .post(stack.url("/products"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({
+            "sku": sku,
+            "name": "Prometheus test product",
+            "description": "Made by prometheus_targets.",
+            "price": {"amount_minor": 1999, "currency": "EUR"},
+            "initial_stock": 3,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let product = created.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     for path in ["/products", "/products?page_size=1", "/inventory/low-stock", "/health"] {
         let _ = stack.client.get(stack.url(path)).send().await.unwrap();
     }
+    let _ = stack.client.get(stack.url(&format!("/products/{product}"))).send().await.unwrap();
 
     // Every target up: the gateway, six services and Prometheus itself.
     let up = wait_for(Duration::from_secs(60), "every Prometheus target to be up", || async {
@@ -211,6 +247,35 @@ async fn prometheus_scrapes_every_target_of_the_stack() {
         }
         Err(_) => eprintln!("kafka_consumer_lag: no series (the broker reports no watermarks here)"),
     }
+
+    // The product's events were consumed and its stock is on the gauge (3 units: low stock).
+    wait_for(Duration::from_secs(90), "event, stock and cache series", || async {
+        let consumed = !prometheus.query("kafka_events_consumed_total").await.is_empty();
+        let published = !prometheus.query("outbox_published_total").await.is_empty();
+        let stock = prometheus.query(&format!(r#"ecommerce_inventory_stock{{product_id="{product}"}}"#)).await;
+        let cache = !prometheus.query("cache_requests_total").await.is_empty();
+        (consumed && published && cache && stock.len() == 1 && stock[0]["value"][1] == "3").then_some(())
+    })
+    .await
+    .unwrap();
+
+    // Every dashboard query runs on this Prometheus (syntax, and vector matching on real series).
+    let mut answered = 0;
+    let mut queries = 0;
+    for entry in std::fs::read_dir(deploy_dir().join("../grafana/dashboards")).unwrap() {
+        let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap()).unwrap();
+        let mut exprs = Vec::new();
+        collect_exprs(&dashboard, &mut exprs);
+        for expr in exprs {
+            let promql = expr.replace("$__rate_interval", "1m").replace("$service", ".*");
+            queries += 1;
+            if !prometheus.query(&promql).await.is_empty() {
+                answered += 1;
+            }
+        }
+    }
+    assert!(queries > 20, "only {queries} dashboard queries found");
+    eprintln!("{answered} of {queries} dashboard queries returned data on a fresh stack");
     drop(prometheus);
     stack.stop();
 }
