@@ -8,6 +8,7 @@
 // Test support panics on purpose: a failed helper is a failed test.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod contracts;
 pub mod db;
 pub mod jwt;
 pub mod kafka;
