@@ -3,17 +3,23 @@
 use crate::domain::UserId;
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use shop_common::events::contract::EventKind;
 use shop_common::events::topics;
-use shop_common::outbox::{self, EventMeta};
+use shop_common::outbox;
 
 pub const SOURCE: &str = "auth";
-pub const USER_REGISTERED: &str = "user.registered";
-pub const USER_LOGGED_IN: &str = "user.logged_in";
-pub const VERSION: u32 = 1;
+
+// The one table of what auth publishes: the publish functions below write these kinds, and
+// `published_contracts()` (checked against docs/events/schemas) lists them.
+shop_common::published_events! {
+    USER_REGISTERED: UserRegistered = (topics::USER_EVENTS, "user.registered", 1);
+    USER_LOGGED_IN: UserLoggedIn = (topics::USER_EVENTS, "user.logged_in", 1);
+}
 
 /// `user.registered` v1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserRegistered {
     pub user_id: UserId,
     pub email: String,
@@ -22,7 +28,7 @@ pub struct UserRegistered {
 }
 
 /// `user.logged_in` v1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserLoggedIn {
     pub user_id: UserId,
     pub logged_in_at: DateTime<Utc>,
@@ -31,12 +37,11 @@ pub struct UserLoggedIn {
 /// Writes `data` as a `user_events` outbox row keyed by the user, inside the caller's transaction.
 async fn enqueue<T: Serialize>(
     conn: &mut AsyncPgConnection,
-    event_type: &str,
+    kind: EventKind<T>,
     user: UserId,
     data: &T,
 ) -> diesel::QueryResult<()> {
-    let meta = EventMeta { topic: topics::USER_EVENTS, event_type, version: VERSION, source: SOURCE };
-    outbox::enqueue_typed(conn, meta, user.to_string(), data).await
+    outbox::enqueue_typed(conn, kind.meta(SOURCE), user.to_string(), data).await
 }
 
 pub async fn user_registered(conn: &mut AsyncPgConnection, event: &UserRegistered) -> diesel::QueryResult<()> {

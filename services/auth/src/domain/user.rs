@@ -7,7 +7,7 @@ use std::fmt;
 use uuid::Uuid;
 
 /// A user's id (the access token's `sub`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct UserId(pub Uuid);
 

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
 mod admin;
+mod event_contracts;
 mod helpers;
 mod keys;
 mod login;
