@@ -13,6 +13,7 @@ test('register, sign in again with a guest cart that is merged, check out, see t
   await page.getByLabel('Password (8 characters or more)').fill(password)
   await snap(page, 'register')
   await page.getByRole('button', { name: 'Create account' }).click()
+  await page.waitForURL((url) => !url.pathname.endsWith('/register'))
   await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible()
   await page.getByRole('button', { name: 'Sign out' }).click()
   await expect(page.getByRole('link', { name: 'Sign in' })).toBeVisible()

@@ -65,6 +65,9 @@ test('an admin filters orders and ships a confirmed one; the dashboard shows cha
   })
   expect(placed.status()).toBe(201)
   const order = await placed.json()
+  await expect
+    .poll(async () => (await (await request.get(`/orders/${order.id}`, { headers: { 'x-order-token': order.order_token } })).json()).status)
+    .toBe('CONFIRMED')
 
   await login(page, stack.admin.email, stack.admin.password)
   await page.goto('/app/admin/orders')
@@ -101,6 +104,7 @@ test('a customer cannot open the admin pages, and the API refuses them too', asy
 
   // Signed out, an admin page asks for a sign-in first.
   await page.getByRole('button', { name: 'Sign out' }).click()
+  await expect(page.getByRole('link', { name: 'Sign in' })).toBeVisible()
   await page.goto('/app/admin/products')
   await expect(page).toHaveURL(/\/app\/login\?next=/)
 })

@@ -50,6 +50,8 @@ export async function login(page: Page, email: string, password: string) {
   await page.getByLabel('Email').fill(email)
   await page.getByLabel('Password').fill(password)
   await page.getByRole('button', { name: 'Sign in' }).click()
+  // Signed in, the guest cart merged, and the page moved on (a click before that would be undone).
+  await page.waitForURL((url) => !url.pathname.endsWith('/login'))
   await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible()
 }
 

@@ -71,13 +71,17 @@ export const useAuthStore = defineStore('auth', {
         })
       return refreshing
     },
+    /** Signed out here at once; then the server revokes the session and deny-lists the token. */
     async logout() {
-      try {
-        if (this.access) await api.post('/auth/logout', { refresh_token: this.refreshToken })
-      } catch {
-        // signed out locally whatever the server says (an expired session is already over)
-      }
+      const access = this.access
+      const refresh = this.refreshToken
       this.forget()
+      if (!access) return
+      try {
+        await api.post('/auth/logout', { refresh_token: refresh }, { anonymous: true, headers: { authorization: `Bearer ${access}` } })
+      } catch {
+        // an expired or already revoked session is over anyway
+      }
     },
     async loadProfile() {
       this.user = await api.get<User>('/auth/profile')
