@@ -33,14 +33,21 @@ export const test = base.extend<{ consoleErrors: string[] }>({
 })
 export { expect }
 
-/** Full-page screenshots at a phone (390 px) and a desktop (1280 px) width. */
+/** Full-page screenshots at a phone (390 px) and a desktop (1280 px) width; at 360 px (the
+ * smallest phone the UI is made for) and 390 px, nothing may stick out sideways. */
 export async function snap(page: Page, name: string) {
   mkdirSync(screenshots, { recursive: true })
   const size = page.viewportSize() ?? { width: 1280, height: 800 }
-  for (const width of [390, 1280]) {
+  await page.mouse.move(0, 0) // no hover state in the pictures
+  for (const width of [360, 390, 1280]) {
     await page.setViewportSize({ width, height: 800 })
-    await page.waitForTimeout(50)
-    await page.screenshot({ path: path.join(screenshots, `${name}-${width}.png`), fullPage: true })
+    // Two frames: the layout for the new width is painted before the shot.
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))))
+    if (width < 1000) {
+      const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth)
+      expect(scrollWidth, `${name} at ${width} px scrolls sideways`).toBeLessThanOrEqual(width)
+    }
+    if (width !== 360) await page.screenshot({ path: path.join(screenshots, `${name}-${width}.png`), fullPage: true })
   }
   await page.setViewportSize(size)
 }
