@@ -267,6 +267,27 @@ fn types_of(schema: &Value) -> Option<BTreeSet<String>> {
     }
 }
 
+/// A schema with several `type`s as one schema per type (its `enum` values split likewise).
+fn split_by_type(schema: &Value) -> Option<Vec<Value>> {
+    let types = schema.get("type")?.as_array().filter(|types| types.len() > 1)?;
+    let parts = types
+        .iter()
+        .map(|t| {
+            let mut part = schema.clone();
+            part["type"] = t.clone();
+            if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+                let fits = |v: &&Value| {
+                    let vt = type_of_value(v);
+                    t == vt || (t == "number" && vt == "integer")
+                };
+                part["enum"] = Value::Array(values.iter().filter(fits).cloned().collect());
+            }
+            part
+        })
+        .collect();
+    Some(parts)
+}
+
 /// The range an integer schema allows, from its `format` and `minimum`/`maximum`.
 fn integer_range(schema: &Value) -> (i128, i128) {
     let (mut low, mut high) = match schema.get("format").and_then(Value::as_str) {
@@ -330,6 +351,11 @@ impl Checker<'_> {
         // Every message of every writer branch must be readable.
         if let Some(branches) = alternatives(writer) {
             return branches.iter().flat_map(|branch| self.check(reader, branch, path, depth + 1)).collect();
+        }
+        // A writer of several types (`["string", "null"]`) is checked one type at a time, so a
+        // reader's `anyOf: [string, null]` can accept each part with a different branch.
+        if let Some(parts) = split_by_type(writer) {
+            return parts.iter().flat_map(|part| self.check(reader, part, path, depth + 1)).collect();
         }
         // One reader branch must accept the writer's message; report the closest miss.
         if let Some(branches) = alternatives(reader) {
@@ -603,6 +629,18 @@ mod tests {
         let reader =
             with(v1(), |s| s["properties"]["total"] = json!({"anyOf": [{"$ref": "#/$defs/Money"}, {"type": "null"}]}));
         assert_eq!(incompatibilities(&reader, &v1()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_nullable_writer_fits_a_reader_with_a_null_branch() {
+        let reader = json!({"anyOf": [{"$ref": "#/$defs/Id"}, {"type": "null"}], "$defs": {"Id": {"type": "string", "format": "uuid"}}});
+        let writer = json!({"type": ["string", "null"], "format": "uuid"});
+        assert_eq!(incompatibilities(&reader, &writer), Vec::<String>::new());
+        let reader = json!({"type": "string", "enum": ["a", "b"]});
+        let writer = json!({"type": ["string", "null"], "enum": ["a", null]});
+        assert_breaks(&reader, &writer, "the writer may send null");
+        let reader = json!({"type": ["string", "null"], "enum": ["a", "b", null]});
+        assert_eq!(incompatibilities(&reader, &writer), Vec::<String>::new());
     }
 
     #[test]
