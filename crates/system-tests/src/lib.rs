@@ -171,6 +171,8 @@ pub struct Stack {
     processes: HashMap<String, Process>,
     envs: HashMap<String, Vec<(String, String)>>,
     databases: HashMap<String, TestDb>,
+    /// Second (third, ...) instances: process name (`inventory-1`) → the service they replicate.
+    replicas: HashMap<String, &'static str>,
 }
 
 impl Stack {
@@ -236,6 +238,7 @@ impl Stack {
             processes: HashMap::new(),
             envs,
             databases,
+            replicas: HashMap::new(),
         };
         for spec in SERVICES {
             stack.spawn(spec.name);
@@ -246,7 +249,8 @@ impl Stack {
     }
 
     fn spawn(&mut self, name: &str) {
-        let binary = SERVICES.iter().find(|spec| spec.name == name).map_or("shop-gateway", |spec| spec.binary);
+        let service = self.replicas.get(name).copied().unwrap_or(name);
+        let binary = SERVICES.iter().find(|spec| spec.name == service).map_or("shop-gateway", |spec| spec.binary);
         let process = Process::spawn(name, binary, &self.envs[name]);
         self.processes.insert(name.to_owned(), process);
     }
@@ -259,6 +263,49 @@ impl Stack {
     pub fn service_url(&self, name: &str) -> String {
         let port = &self.envs[name].iter().find(|(k, _)| k == "PORT").unwrap().1;
         format!("http://127.0.0.1:{port}")
+    }
+
+    /// Starts another instance of `service` (scale-out): the same database, topics, consumer group
+    /// and settings, its own port and its own static-membership id (`KAFKA_GROUP_INSTANCE_ID`
+    /// `<service>-<n>`; the first instance is `<service>-0`). Returns its process name
+    /// (`inventory-1`, ...) for `kill`, `terminate`, `restart` and `service_url`, once its own
+    /// `/health` answers 200. The gateway keeps routing HTTP to the first instance.
+    pub async fn start_replica(&mut self, service: &'static str) -> String {
+        let spec =
+            SERVICES.iter().find(|spec| spec.name == service).unwrap_or_else(|| panic!("unknown service {service}"));
+        let index = 1 + self.replicas.values().filter(|of| **of == spec.name).count();
+        let name = format!("{}-{index}", spec.name);
+        let mut env = self.envs[spec.name].clone();
+        for (key, value) in &mut env {
+            match key.as_str() {
+                "PORT" => *value = free_port().to_string(),
+                // Only the default id is replaced: a stack set up with dynamic membership (an
+                // empty id) keeps it for its replicas too.
+                "KAFKA_GROUP_INSTANCE_ID" if *value == format!("{}-0", spec.name) => value.clone_from(&name),
+                _ => {}
+            }
+        }
+        self.envs.insert(name.clone(), env);
+        self.replicas.insert(name.clone(), spec.name);
+        self.spawn(&name);
+        self.wait_instance_healthy(&name, Duration::from_secs(60)).await;
+        name
+    }
+
+    /// Waits until one process (service or replica) answers `/health` with 200, directly.
+    pub async fn wait_instance_healthy(&self, name: &str, timeout: Duration) {
+        let url = format!("{}/health", self.service_url(name));
+        wait_for(timeout, &format!("{name} to report healthy"), || async {
+            let response = self.client.get(&url).timeout(Duration::from_secs(5)).send().await.ok()?;
+            (response.status() == 200).then_some(())
+        })
+        .await
+        .unwrap();
+    }
+
+    /// A direct connection to a service's database, for assertions (replicas share it).
+    pub async fn connect_db(&self, service: &str) -> diesel_async::AsyncPgConnection {
+        self.databases[service].connect().await
     }
 
     pub async fn health(&self) -> Option<(u16, Value)> {
