@@ -7,7 +7,7 @@ use std::fmt;
 use uuid::Uuid;
 
 /// A product's id (UUID v7, assigned by the service).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct ProductId(pub Uuid);
 

@@ -10,9 +10,11 @@ use crate::db;
 use crate::domain::ProductId;
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use shop_common::db::DbPool;
-use shop_common::events::Envelope;
+use shop_common::events::contract::{EventContract, consumed};
+use shop_common::events::{Envelope, topics};
 use shop_common::inbox;
 use shop_common::kafka::{EventHandler, HandleError, HandlerFuture};
 use uuid::Uuid;
@@ -21,31 +23,46 @@ pub const GROUP: &str = "catalog";
 const INBOX_CONSUMER: &str = "catalog.inventory";
 const HANDLED: &[&str] =
     &["inventory.adjusted", "inventory.low_stock", "inventory.rejected", "inventory.reserved", "inventory.released"];
+/// The payload version of every type above this consumer reads; others go to the DLQ.
+const VERSION: u32 = 1;
 
-#[derive(Deserialize)]
+/// What this consumer decodes, per type and version: checked against the producer's recorded
+/// schemas by the `event_contracts` test.
+pub fn consumed_contracts() -> Vec<EventContract> {
+    let topic = topics::INVENTORY_EVENTS;
+    vec![
+        consumed::<StockLevel>(topic, "inventory.adjusted", VERSION),
+        consumed::<StockLevel>(topic, "inventory.low_stock", VERSION),
+        consumed::<Rejected>(topic, "inventory.rejected", VERSION),
+        consumed::<Lines>(topic, "inventory.reserved", VERSION),
+        consumed::<Lines>(topic, "inventory.released", VERSION),
+    ]
+}
+
+#[derive(Deserialize, JsonSchema)]
 struct StockLevel {
     product_id: Uuid,
     available: i64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Line {
     product_id: Uuid,
     quantity: i64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Lines {
     lines: Vec<Line>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct RejectedLine {
     product_id: Uuid,
     available: i64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Rejected {
     lines: Vec<RejectedLine>,
 }
@@ -61,6 +78,12 @@ fn clamp(value: i64) -> i32 {
 }
 
 fn decode(event: &Envelope) -> Result<Option<Change>, HandleError> {
+    if !HANDLED.contains(&event.event_type.as_str()) {
+        return Ok(None);
+    }
+    if event.version != VERSION {
+        return Err(HandleError::Permanent(format!("unsupported version {} of {}", event.version, event.event_type)));
+    }
     let bad = |err: serde_json::Error| HandleError::Permanent(format!("invalid {} payload: {err}", event.event_type));
     let change = match event.event_type.as_str() {
         "inventory.adjusted" | "inventory.low_stock" => {
@@ -136,19 +159,43 @@ impl InventoryHandler {
 impl EventHandler for InventoryHandler {
     fn handle<'a>(&'a self, event: &'a Envelope) -> HandlerFuture<'a> {
         Box::pin(async move {
-            if !HANDLED.contains(&event.event_type.as_str()) {
-                return Ok(());
-            }
-            if event.version != 1 {
-                return Err(HandleError::Permanent(format!(
-                    "unsupported version {} of {}",
-                    event.version, event.event_type
-                )));
-            }
             let Some(change) = decode(event)? else { return Ok(()) };
             let touched = self.apply(event, change).await?;
             tracing::debug!(event.id = %event.id, event.type = %event.event_type, products = touched.len(), "stock applied");
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn declares_every_handled_type_and_rejects_other_versions() {
+        let contracts = consumed_contracts();
+        let declared: Vec<&str> = contracts.iter().map(|c| c.event_type).collect();
+        assert_eq!(declared, HANDLED);
+        for contract in contracts {
+            let event = Envelope::new(contract.event_type, contract.version + 1, "inventory", "k", json!({}));
+            match decode(&event) {
+                Err(HandleError::Permanent(reason)) => assert!(reason.contains("unsupported version"), "{reason}"),
+                _ => panic!("{} v{} must be rejected", contract.event_type, contract.version + 1),
+            }
+        }
+    }
+
+    #[test]
+    fn decodes_the_declared_version() {
+        let product = uuid::Uuid::nil();
+        let event = Envelope::new(
+            "inventory.adjusted",
+            VERSION,
+            "inventory",
+            "k",
+            json!({"product_id": product, "available": 3}),
+        );
+        assert!(matches!(decode(&event), Ok(Some(Change::Set(levels))) if levels == vec![(product, 3)]));
     }
 }

@@ -2,21 +2,28 @@
 //! change they describe.
 
 use crate::db::products::ProductRow;
-use crate::domain::{Money, ProductId};
+use crate::domain::ProductId;
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use shop_common::events::contract::EventKind;
 use shop_common::events::topics;
-use shop_common::outbox::{self, EventMeta};
+use shop_common::money::Money;
+use shop_common::outbox;
 
 pub const SOURCE: &str = "catalog";
-pub const PRODUCT_CREATED: &str = "product.created";
-pub const PRODUCT_UPDATED: &str = "product.updated";
-pub const PRODUCT_DELETED: &str = "product.deleted";
-pub const VERSION: u32 = 1;
+
+// The one table of what the catalog publishes: the functions below write these kinds, and
+// `published_contracts()` (checked against docs/events/schemas) lists them.
+shop_common::published_events! {
+    PRODUCT_CREATED: ProductCreated = (topics::PRODUCT_EVENTS, "product.created", 1);
+    PRODUCT_UPDATED: ProductUpdated = (topics::PRODUCT_EVENTS, "product.updated", 1);
+    PRODUCT_DELETED: ProductDeleted = (topics::PRODUCT_EVENTS, "product.deleted", 1);
+}
 
 /// `product.created` v1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductCreated {
     pub product_id: ProductId,
     pub sku: String,
@@ -33,7 +40,7 @@ pub struct ProductCreated {
 }
 
 /// `product.updated` v1: the full current state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductUpdated {
     pub product_id: ProductId,
     pub sku: String,
@@ -50,7 +57,7 @@ pub struct ProductUpdated {
 }
 
 /// `product.deleted` v1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductDeleted {
     pub product_id: ProductId,
     pub sku: String,
@@ -59,12 +66,11 @@ pub struct ProductDeleted {
 
 async fn enqueue<T: Serialize>(
     conn: &mut AsyncPgConnection,
-    event_type: &str,
+    kind: EventKind<T>,
     product: ProductId,
     data: &T,
 ) -> diesel::QueryResult<()> {
-    let meta = EventMeta { topic: topics::PRODUCT_EVENTS, event_type, version: VERSION, source: SOURCE };
-    outbox::enqueue_typed(conn, meta, product.to_string(), data).await
+    outbox::enqueue_typed(conn, kind.meta(SOURCE), product.to_string(), data).await
 }
 
 pub async fn created(conn: &mut AsyncPgConnection, row: &ProductRow, initial_stock: i32) -> diesel::QueryResult<()> {
