@@ -135,7 +135,7 @@ pub async fn reserve(
                 refresh_low_stock(conn, line.product_id).await?;
             }
             let event = publish::Reserved { order_id, lines: &normalised, reserved_at: Utc::now() };
-            publish::enqueue(conn, "inventory.reserved", order_id.to_string(), &event).await?;
+            publish::enqueue(conn, publish::RESERVED, order_id.to_string(), &event).await?;
             Ok(ReserveOutcome::Reserved(normalised))
         })
         .await?;
@@ -172,7 +172,7 @@ async fn reject(
         })
         .collect();
     let event = publish::Rejected { order_id, reason, lines: &rejected, rejected_at: Utc::now() };
-    publish::enqueue(conn, "inventory.rejected", order_id.to_string(), &event).await?;
+    publish::enqueue(conn, publish::REJECTED, order_id.to_string(), &event).await?;
     tracing::info!(order.id = %order_id, reason, "reservation rejected");
     Ok(ReserveOutcome::Rejected { reason: reason.to_owned(), lines: rejected })
 }
@@ -252,7 +252,7 @@ pub async fn release(
             }
             mark(conn, order_id, "released", reason).await?;
             let event = publish::Released { order_id, lines: &lines, reason, released_at: Utc::now() };
-            publish::enqueue(conn, "inventory.released", order_id.to_string(), &event).await?;
+            publish::enqueue(conn, publish::RELEASED, order_id.to_string(), &event).await?;
             Ok(SettleOutcome::Done(lines))
         })
         .await?;

@@ -172,7 +172,7 @@ pub async fn apply_update(conn: &mut AsyncPgConnection, update: &StockUpdate) ->
             reason: &update.reason,
             adjusted_at: Utc::now(),
         };
-        publish::enqueue(conn, "inventory.adjusted", id.to_string(), &event).await?;
+        publish::enqueue(conn, publish::ADJUSTED, id.to_string(), &event).await?;
         Ok(row)
     })
     .await

@@ -12,12 +12,12 @@ pub const MAX_QUANTITY: i64 = 1_000_000_000;
 pub const MAX_REASON_CHARS: usize = 200;
 
 /// A catalog product, as inventory knows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct ProductId(pub Uuid);
 
 /// An order of the order service; reservations are keyed by it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct OrderId(pub Uuid);
 
@@ -34,7 +34,7 @@ impl fmt::Display for OrderId {
 }
 
 /// One product and quantity of an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Line {
     pub product_id: ProductId,
     pub quantity: i64,

@@ -8,17 +8,45 @@
 use crate::db::{InventoryError, engine, stock};
 use crate::domain::{Line, OrderId, ProductId};
 use diesel_async::AsyncConnection;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use shop_common::db::DbPool;
-use shop_common::events::Envelope;
+use shop_common::events::contract::{EventContract, consumed};
+use shop_common::events::{Envelope, topics};
 use shop_common::inbox;
 use shop_common::kafka::{EventHandler, HandleError, HandlerFuture};
 use shop_common::outbox::RelayWaker;
 
 pub const GROUP: &str = "inventory";
 const INBOX_CONSUMER: &str = "inventory";
+/// The types this consumer applies; others are ignored.
+const CONSUMED: &[&str] = &[
+    "product.created",
+    "product.updated",
+    "product.deleted",
+    "order.created",
+    "order.cancelled",
+    "order.failed",
+    "order.shipped",
+];
+/// The payload version of every type above this consumer reads; others go to the DLQ.
+const VERSION: u32 = 1;
 
-#[derive(Deserialize)]
+/// What this consumer decodes, per type and version: checked against the producers' recorded
+/// schemas by the `event_contracts` test.
+pub fn consumed_contracts() -> Vec<EventContract> {
+    vec![
+        consumed::<ProductCreated>(topics::PRODUCT_EVENTS, "product.created", VERSION),
+        consumed::<ProductUpdated>(topics::PRODUCT_EVENTS, "product.updated", VERSION),
+        consumed::<ProductDeleted>(topics::PRODUCT_EVENTS, "product.deleted", VERSION),
+        consumed::<OrderCreated>(topics::ORDER_EVENTS, "order.created", VERSION),
+        consumed::<OrderEnded>(topics::ORDER_EVENTS, "order.cancelled", VERSION),
+        consumed::<OrderEnded>(topics::ORDER_EVENTS, "order.failed", VERSION),
+        consumed::<OrderEnded>(topics::ORDER_EVENTS, "order.shipped", VERSION),
+    ]
+}
+
+#[derive(Deserialize, JsonSchema)]
 struct ProductCreated {
     product_id: ProductId,
     #[serde(default)]
@@ -27,7 +55,7 @@ struct ProductCreated {
     low_stock_threshold: i64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct ProductUpdated {
     product_id: ProductId,
     #[serde(default)]
@@ -40,18 +68,18 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct ProductDeleted {
     product_id: ProductId,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct OrderCreated {
     order_id: OrderId,
     lines: Vec<Line>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct OrderEnded {
     order_id: OrderId,
     #[serde(default)]
@@ -69,6 +97,12 @@ enum Command {
 }
 
 fn decode(event: &Envelope) -> Result<Option<Command>, HandleError> {
+    if !CONSUMED.contains(&event.event_type.as_str()) {
+        return Ok(None);
+    }
+    if event.version != VERSION {
+        return Err(HandleError::Permanent(format!("unsupported {} version {}", event.event_type, event.version)));
+    }
     let bad = |err: serde_json::Error| HandleError::Permanent(format!("invalid {} payload: {err}", event.event_type));
     let command = match event.event_type.as_str() {
         "product.created" => Command::CreateStock(event.data_as().map_err(bad)?),
@@ -83,9 +117,6 @@ fn decode(event: &Envelope) -> Result<Option<Command>, HandleError> {
         "order.shipped" => Command::Commit(event.data_as::<OrderEnded>().map_err(bad)?.order_id),
         _ => return Ok(None),
     };
-    if event.version != 1 {
-        return Err(HandleError::Permanent(format!("unsupported {} version {}", event.event_type, event.version)));
-    }
     Ok(Some(command))
 }
 
@@ -140,5 +171,26 @@ impl EventHandler for InventoryHandler {
                 Err(other) => Err(HandleError::Permanent(other.to_string())),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn declares_every_consumed_type_and_rejects_other_versions() {
+        let contracts = consumed_contracts();
+        let declared: Vec<&str> = contracts.iter().map(|c| c.event_type).collect();
+        assert_eq!(declared, CONSUMED);
+        for contract in contracts {
+            let event = Envelope::new(contract.event_type, contract.version + 1, "test", "k", json!({}));
+            match decode(&event) {
+                Err(HandleError::Permanent(reason)) => assert!(reason.contains("unsupported"), "{reason}"),
+                _ => panic!("{} v{} must be rejected", contract.event_type, contract.version + 1),
+            }
+        }
+        assert!(matches!(decode(&Envelope::new("order.confirmed", 1, "test", "k", json!({}))), Ok(None)));
     }
 }

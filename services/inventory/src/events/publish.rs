@@ -5,13 +5,25 @@ use crate::db::StockRow;
 use crate::domain::{Line, OrderId, ProductId};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
+use schemars::JsonSchema;
 use serde::Serialize;
+use shop_common::events::contract::EventKind;
 use shop_common::events::topics;
-use shop_common::outbox::{self, EventMeta};
+use shop_common::outbox;
 
 pub const SOURCE: &str = "inventory";
 
-#[derive(Debug, Serialize)]
+// The one table of what inventory publishes: every event is written with one of these kinds, and
+// `published_contracts()` (checked against docs/events/schemas) lists them.
+shop_common::published_events! {
+    ADJUSTED: Adjusted<'static> = (topics::INVENTORY_EVENTS, "inventory.adjusted", 1);
+    LOW_STOCK: LowStock = (topics::INVENTORY_EVENTS, "inventory.low_stock", 1);
+    RESERVED: Reserved<'static> = (topics::INVENTORY_EVENTS, "inventory.reserved", 1);
+    REJECTED: Rejected<'static> = (topics::INVENTORY_EVENTS, "inventory.rejected", 1);
+    RELEASED: Released<'static> = (topics::INVENTORY_EVENTS, "inventory.released", 1);
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Adjusted<'a> {
     pub product_id: ProductId,
     pub on_hand: i64,
@@ -22,7 +34,7 @@ pub struct Adjusted<'a> {
     pub adjusted_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct LowStock {
     pub product_id: ProductId,
     pub available: i64,
@@ -30,21 +42,21 @@ pub struct LowStock {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Reserved<'a> {
     pub order_id: OrderId,
     pub lines: &'a [Line],
     pub reserved_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct RejectedLine {
     pub product_id: ProductId,
     pub requested: i64,
     pub available: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Rejected<'a> {
     pub order_id: OrderId,
     pub reason: &'a str,
@@ -52,7 +64,7 @@ pub struct Rejected<'a> {
     pub rejected_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Released<'a> {
     pub order_id: OrderId,
     pub lines: &'a [Line],
@@ -60,15 +72,14 @@ pub struct Released<'a> {
     pub released_at: DateTime<Utc>,
 }
 
-/// Writes one `inventory_events` event (version 1) to the outbox.
+/// Writes one event of `kind` to the outbox.
 pub async fn enqueue<T: Serialize>(
     conn: &mut AsyncPgConnection,
-    event_type: &str,
+    kind: EventKind<T>,
     key: impl Into<String>,
     data: &T,
 ) -> diesel::QueryResult<()> {
-    let meta = EventMeta { topic: topics::INVENTORY_EVENTS, event_type, version: 1, source: SOURCE };
-    outbox::enqueue_typed(conn, meta, key, data).await
+    outbox::enqueue_typed(conn, kind.meta(SOURCE), key, data).await
 }
 
 pub async fn low_stock(conn: &mut AsyncPgConnection, row: &StockRow) -> diesel::QueryResult<()> {
@@ -78,5 +89,5 @@ pub async fn low_stock(conn: &mut AsyncPgConnection, row: &StockRow) -> diesel::
         threshold: row.low_stock_threshold,
         at: Utc::now(),
     };
-    enqueue(conn, "inventory.low_stock", row.product_id.to_string(), &data).await
+    enqueue(conn, LOW_STOCK, row.product_id.to_string(), &data).await
 }
