@@ -12,8 +12,10 @@ use crate::saga;
 use crate::state::Core;
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use shop_common::events::Envelope;
+use shop_common::events::contract::{EventContract, consumed};
+use shop_common::events::{Envelope, topics};
 use shop_common::inbox;
 use shop_common::kafka::{EventHandler, HandleError, HandlerFuture};
 use shop_common::money::Money;
@@ -21,8 +23,32 @@ use shop_payments::{PaymentOutcome, PaymentRequest, ProviderError};
 
 pub const GROUP: &str = "order";
 const INBOX_CONSUMER: &str = "order";
+/// The types this consumer applies; others are ignored.
+const CONSUMED: &[&str] = &[
+    "product.created",
+    "product.updated",
+    "product.deleted",
+    "user.registered",
+    "inventory.reserved",
+    "inventory.rejected",
+];
+/// The payload version of every type above this consumer reads; others go to the DLQ.
+const VERSION: u32 = 1;
 
-#[derive(Deserialize)]
+/// What this consumer decodes, per type and version: checked against the producers' recorded
+/// schemas by the `event_contracts` test.
+pub fn consumed_contracts() -> Vec<EventContract> {
+    vec![
+        consumed::<ProductPayload>(topics::PRODUCT_EVENTS, "product.created", VERSION),
+        consumed::<ProductPayload>(topics::PRODUCT_EVENTS, "product.updated", VERSION),
+        consumed::<ProductDeleted>(topics::PRODUCT_EVENTS, "product.deleted", VERSION),
+        consumed::<UserRegistered>(topics::USER_EVENTS, "user.registered", VERSION),
+        consumed::<Reserved>(topics::INVENTORY_EVENTS, "inventory.reserved", VERSION),
+        consumed::<Rejected>(topics::INVENTORY_EVENTS, "inventory.rejected", VERSION),
+    ]
+}
+
+#[derive(Deserialize, JsonSchema)]
 struct ProductPayload {
     product_id: ProductId,
     sku: String,
@@ -40,7 +66,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct ProductDeleted {
     product_id: ProductId,
     #[serde(default)]
@@ -49,19 +75,19 @@ struct ProductDeleted {
     deleted_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Reserved {
     order_id: OrderId,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Rejected {
     order_id: OrderId,
     #[serde(default)]
     reason: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct UserRegistered {
     user_id: uuid::Uuid,
     email: String,
@@ -76,6 +102,12 @@ enum Command {
 }
 
 fn decode(event: &Envelope) -> Result<Option<Command>, HandleError> {
+    if !CONSUMED.contains(&event.event_type.as_str()) {
+        return Ok(None);
+    }
+    if event.version != VERSION {
+        return Err(HandleError::Permanent(format!("unsupported {} version {}", event.event_type, event.version)));
+    }
     let bad = |err: serde_json::Error| HandleError::Permanent(format!("invalid {} payload: {err}", event.event_type));
     let command = match event.event_type.as_str() {
         "product.created" | "product.updated" => {
@@ -103,9 +135,6 @@ fn decode(event: &Envelope) -> Result<Option<Command>, HandleError> {
         }
         _ => return Ok(None),
     };
-    if event.version != 1 {
-        return Err(HandleError::Permanent(format!("unsupported {} version {}", event.event_type, event.version)));
-    }
     Ok(Some(command))
 }
 
@@ -220,5 +249,26 @@ impl OrderHandler {
             self.core.refunds.notify_one();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn declares_every_consumed_type_and_rejects_other_versions() {
+        let contracts = consumed_contracts();
+        let declared: Vec<&str> = contracts.iter().map(|c| c.event_type).collect();
+        assert_eq!(declared, CONSUMED);
+        for contract in contracts {
+            let event = Envelope::new(contract.event_type, contract.version + 1, "test", "k", json!({}));
+            match decode(&event) {
+                Err(HandleError::Permanent(reason)) => assert!(reason.contains("unsupported"), "{reason}"),
+                _ => panic!("{} v{} must be rejected", contract.event_type, contract.version + 1),
+            }
+        }
+        assert!(matches!(decode(&Envelope::new("order.created", 1, "test", "k", json!({}))), Ok(None)));
     }
 }

@@ -5,23 +5,30 @@ use crate::db::orders::{LineRow, OrderRow};
 use crate::domain::{OrderId, PricedLine, ProductId};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
+use schemars::JsonSchema;
 use serde::Serialize;
+use shop_common::events::contract::EventKind;
 use shop_common::events::topics;
 use shop_common::money::Money;
-use shop_common::outbox::{self, EventMeta};
+use shop_common::outbox;
 use uuid::Uuid;
 
 pub const SOURCE: &str = "order";
-pub const ORDER_CREATED: &str = "order.created";
-pub const ORDER_CONFIRMED: &str = "order.confirmed";
-pub const ORDER_FAILED: &str = "order.failed";
-pub const ORDER_CANCELLED: &str = "order.cancelled";
-pub const ORDER_SHIPPED: &str = "order.shipped";
-pub const PAYMENT_SUCCEEDED: &str = "payment.succeeded";
-pub const PAYMENT_FAILED: &str = "payment.failed";
-pub const PAYMENT_REFUNDED: &str = "payment.refunded";
 
-#[derive(Debug, Serialize)]
+// The one table of what the order service publishes: the functions below write these kinds, and
+// `published_contracts()` (checked against docs/events/schemas) lists them.
+shop_common::published_events! {
+    ORDER_CREATED: OrderCreated<'static> = (topics::ORDER_EVENTS, "order.created", 1);
+    ORDER_CONFIRMED: OrderConfirmed = (topics::ORDER_EVENTS, "order.confirmed", 1);
+    ORDER_FAILED: OrderEnded<'static> = (topics::ORDER_EVENTS, "order.failed", 1);
+    ORDER_CANCELLED: OrderEnded<'static> = (topics::ORDER_EVENTS, "order.cancelled", 1);
+    ORDER_SHIPPED: OrderShipped = (topics::ORDER_EVENTS, "order.shipped", 1);
+    PAYMENT_SUCCEEDED: PaymentSucceeded<'static> = (topics::PAYMENT_EVENTS, "payment.succeeded", 1);
+    PAYMENT_FAILED: PaymentFailed<'static> = (topics::PAYMENT_EVENTS, "payment.failed", 1);
+    PAYMENT_REFUNDED: PaymentRefunded<'static> = (topics::PAYMENT_EVENTS, "payment.refunded", 1);
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct CreatedLine<'a> {
     pub product_id: ProductId,
     pub sku: &'a str,
@@ -30,7 +37,7 @@ pub struct CreatedLine<'a> {
     pub unit_price: &'a Money,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct OrderCreated<'a> {
     pub order_id: OrderId,
     pub user_id: Option<Uuid>,
@@ -40,14 +47,14 @@ pub struct OrderCreated<'a> {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ConfirmedLine {
     pub product_id: ProductId,
     pub quantity: i64,
     pub unit_price: Money,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct OrderConfirmed {
     pub order_id: OrderId,
     pub user_id: Option<Uuid>,
@@ -58,20 +65,20 @@ pub struct OrderConfirmed {
 }
 
 /// `order.failed` and `order.cancelled`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct OrderEnded<'a> {
     pub order_id: OrderId,
     pub reason: &'a str,
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct OrderShipped {
     pub order_id: OrderId,
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct PaymentSucceeded<'a> {
     pub order_id: OrderId,
     pub payment_id: &'a str,
@@ -80,7 +87,7 @@ pub struct PaymentSucceeded<'a> {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct PaymentFailed<'a> {
     pub order_id: OrderId,
     pub payment_id: Option<&'a str>,
@@ -89,7 +96,7 @@ pub struct PaymentFailed<'a> {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct PaymentRefunded<'a> {
     pub order_id: OrderId,
     pub payment_id: &'a str,
@@ -98,16 +105,14 @@ pub struct PaymentRefunded<'a> {
     pub at: DateTime<Utc>,
 }
 
-/// Writes one event (version 1) keyed by the order id to the outbox.
+/// Writes one event of `kind` keyed by the order id to the outbox.
 async fn enqueue<T: Serialize>(
     conn: &mut AsyncPgConnection,
-    topic: &str,
-    event_type: &str,
+    kind: EventKind<T>,
     order_id: OrderId,
     data: &T,
 ) -> diesel::QueryResult<()> {
-    let meta = EventMeta { topic, event_type, version: 1, source: SOURCE };
-    outbox::enqueue_typed(conn, meta, order_id.to_string(), data).await
+    outbox::enqueue_typed(conn, kind.meta(SOURCE), order_id.to_string(), data).await
 }
 
 pub async fn order_created(
@@ -132,7 +137,7 @@ pub async fn order_created(
         total: order.total(),
         created_at: order.created_at,
     };
-    enqueue(conn, topics::ORDER_EVENTS, ORDER_CREATED, order.order_id(), &data).await
+    enqueue(conn, ORDER_CREATED, order.order_id(), &data).await
 }
 
 pub async fn order_confirmed(
@@ -155,21 +160,21 @@ pub async fn order_confirmed(
         total: order.total(),
         at: Utc::now(),
     };
-    enqueue(conn, topics::ORDER_EVENTS, ORDER_CONFIRMED, order.order_id(), &data).await
+    enqueue(conn, ORDER_CONFIRMED, order.order_id(), &data).await
 }
 
 /// `order.failed` or `order.cancelled`: inventory releases the reservation.
 pub async fn order_ended(
     conn: &mut AsyncPgConnection,
-    event_type: &str,
+    kind: EventKind<OrderEnded<'static>>,
     order_id: OrderId,
     reason: &str,
 ) -> diesel::QueryResult<()> {
-    enqueue(conn, topics::ORDER_EVENTS, event_type, order_id, &OrderEnded { order_id, reason, at: Utc::now() }).await
+    enqueue(conn, kind, order_id, &OrderEnded { order_id, reason, at: Utc::now() }).await
 }
 
 pub async fn order_shipped(conn: &mut AsyncPgConnection, order_id: OrderId) -> diesel::QueryResult<()> {
-    enqueue(conn, topics::ORDER_EVENTS, ORDER_SHIPPED, order_id, &OrderShipped { order_id, at: Utc::now() }).await
+    enqueue(conn, ORDER_SHIPPED, order_id, &OrderShipped { order_id, at: Utc::now() }).await
 }
 
 pub async fn payment_succeeded(
@@ -180,7 +185,7 @@ pub async fn payment_succeeded(
     amount: Money,
 ) -> diesel::QueryResult<()> {
     let data = PaymentSucceeded { order_id, payment_id, provider, amount, at: Utc::now() };
-    enqueue(conn, topics::PAYMENT_EVENTS, PAYMENT_SUCCEEDED, order_id, &data).await
+    enqueue(conn, PAYMENT_SUCCEEDED, order_id, &data).await
 }
 
 pub async fn payment_failed(
@@ -191,7 +196,7 @@ pub async fn payment_failed(
     reason: &str,
 ) -> diesel::QueryResult<()> {
     let data = PaymentFailed { order_id, payment_id, provider, reason, at: Utc::now() };
-    enqueue(conn, topics::PAYMENT_EVENTS, PAYMENT_FAILED, order_id, &data).await
+    enqueue(conn, PAYMENT_FAILED, order_id, &data).await
 }
 
 pub async fn payment_refunded(
@@ -202,5 +207,5 @@ pub async fn payment_refunded(
     amount: Money,
 ) -> diesel::QueryResult<()> {
     let data = PaymentRefunded { order_id, payment_id, provider, amount, at: Utc::now() };
-    enqueue(conn, topics::PAYMENT_EVENTS, PAYMENT_REFUNDED, order_id, &data).await
+    enqueue(conn, PAYMENT_REFUNDED, order_id, &data).await
 }
