@@ -17,6 +17,7 @@ macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(schemars::JsonSchema)]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
 

@@ -11,9 +11,11 @@ use crate::domain::{CartId, OrderId, ProductId, UserId};
 use crate::service::{self, CheckoutOutcome};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use shop_common::db::DbPool;
-use shop_common::events::Envelope;
+use shop_common::events::contract::{EventContract, consumed};
+use shop_common::events::{Envelope, topics};
 use shop_common::inbox;
 use shop_common::kafka::{EventHandler, HandleError, HandlerFuture};
 use shop_common::money::Money;
@@ -21,9 +23,24 @@ use shop_common::outbox::RelayWaker;
 
 pub const GROUP: &str = "cart";
 const INBOX_CONSUMER: &str = "cart";
+/// The types this consumer applies; others are ignored.
+const CONSUMED: &[&str] = &["product.created", "product.updated", "product.deleted", "order.confirmed"];
+/// The payload version of every type above this consumer reads; others go to the DLQ.
+const VERSION: u32 = 1;
+
+/// What this consumer decodes, per type and version: checked against the producers' recorded
+/// schemas by the `event_contracts` test.
+pub fn consumed_contracts() -> Vec<EventContract> {
+    vec![
+        consumed::<ProductChanged>(topics::PRODUCT_EVENTS, "product.created", VERSION),
+        consumed::<ProductChanged>(topics::PRODUCT_EVENTS, "product.updated", VERSION),
+        consumed::<ProductDeleted>(topics::PRODUCT_EVENTS, "product.deleted", VERSION),
+        consumed::<OrderConfirmed>(topics::ORDER_EVENTS, "order.confirmed", VERSION),
+    ]
+}
 
 /// The fields of `product.created` / `product.updated` the cart reads.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct ProductChanged {
     product_id: ProductId,
     sku: String,
@@ -35,20 +52,20 @@ struct ProductChanged {
     updated_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct ProductDeleted {
     product_id: ProductId,
     sku: String,
     deleted_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct OrderLine {
     product_id: ProductId,
     quantity: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct OrderConfirmed {
     order_id: OrderId,
     #[serde(default)]
@@ -68,13 +85,10 @@ enum Command {
 
 fn decode(event: &Envelope) -> Result<Option<Command>, HandleError> {
     let bad = |err: serde_json::Error| HandleError::Permanent(format!("invalid {} payload: {err}", event.event_type));
-    if !matches!(
-        event.event_type.as_str(),
-        "product.created" | "product.updated" | "product.deleted" | "order.confirmed"
-    ) {
+    if !CONSUMED.contains(&event.event_type.as_str()) {
         return Ok(None);
     }
-    if event.version != 1 {
+    if event.version != VERSION {
         return Err(HandleError::Permanent(format!("unsupported {} version {}", event.event_type, event.version)));
     }
     let command = match event.event_type.as_str() {
@@ -165,6 +179,20 @@ mod tests {
 
     fn envelope(event_type: &str, version: u32, data: serde_json::Value) -> Envelope {
         Envelope::new(event_type, version, "test", "k", data)
+    }
+
+    #[test]
+    fn declares_every_consumed_type_and_rejects_other_versions() {
+        let contracts = consumed_contracts();
+        let declared: Vec<&str> = contracts.iter().map(|c| c.event_type).collect();
+        assert_eq!(declared, CONSUMED);
+        for contract in contracts {
+            let event = envelope(contract.event_type, contract.version + 1, json!({}));
+            match decode(&event) {
+                Err(HandleError::Permanent(reason)) => assert!(reason.contains("unsupported"), "{reason}"),
+                other => panic!("{} v{} must be rejected, got {other:?}", contract.event_type, contract.version + 1),
+            }
+        }
     }
 
     #[test]

@@ -4,21 +4,28 @@
 use crate::domain::{CartId, ProductId, UserId};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
+use schemars::JsonSchema;
 use serde::Serialize;
+use shop_common::events::contract::EventKind;
 use shop_common::events::topics;
 use shop_common::money::Money;
-use shop_common::outbox::{self, EventMeta};
+use shop_common::outbox;
 
 pub const SOURCE: &str = "cart";
-pub const ITEM_ADDED: &str = "cart.item_added";
-pub const ITEM_UPDATED: &str = "cart.item_updated";
-pub const ITEM_REMOVED: &str = "cart.item_removed";
-pub const CLEARED: &str = "cart.cleared";
-pub const MERGED: &str = "cart.merged";
+
+// The one table of what the cart publishes: every event is written with one of these kinds, and
+// `published_contracts()` (checked against docs/events/schemas) lists them.
+shop_common::published_events! {
+    ITEM_ADDED: ItemAdded = (topics::CART_EVENTS, "cart.item_added", 1);
+    ITEM_UPDATED: ItemUpdated = (topics::CART_EVENTS, "cart.item_updated", 1);
+    ITEM_REMOVED: ItemRemoved = (topics::CART_EVENTS, "cart.item_removed", 1);
+    CLEARED: Cleared = (topics::CART_EVENTS, "cart.cleared", 1);
+    MERGED: Merged = (topics::CART_EVENTS, "cart.merged", 1);
+}
 
 /// `cart.item_added` v1: `quantity` is what this request added (after the 99 cap),
 /// `line_quantity` the line's quantity afterwards.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ItemAdded {
     pub cart_id: CartId,
     pub user_id: Option<UserId>,
@@ -30,7 +37,7 @@ pub struct ItemAdded {
 }
 
 /// `cart.item_updated` v1: `quantity` is the line's new quantity.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ItemUpdated {
     pub cart_id: CartId,
     pub user_id: Option<UserId>,
@@ -40,7 +47,7 @@ pub struct ItemUpdated {
 }
 
 /// `cart.item_removed` v1.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ItemRemoved {
     pub cart_id: CartId,
     pub user_id: Option<UserId>,
@@ -49,7 +56,7 @@ pub struct ItemRemoved {
 }
 
 /// Why a cart was emptied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ClearReason {
     User,
@@ -66,7 +73,7 @@ impl ClearReason {
 }
 
 /// `cart.cleared` v1.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Cleared {
     pub cart_id: CartId,
     pub user_id: Option<UserId>,
@@ -75,7 +82,7 @@ pub struct Cleared {
 }
 
 /// `cart.merged` v1.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Merged {
     pub from_cart_id: CartId,
     pub into_cart_id: CartId,
@@ -83,13 +90,12 @@ pub struct Merged {
     pub at: DateTime<Utc>,
 }
 
-/// Writes one `cart_events` event (version 1) keyed by `cart` to the outbox.
+/// Writes one event of `kind` keyed by `cart` to the outbox.
 pub async fn enqueue<T: Serialize>(
     conn: &mut AsyncPgConnection,
-    event_type: &str,
+    kind: EventKind<T>,
     cart: CartId,
     data: &T,
 ) -> diesel::QueryResult<()> {
-    let meta = EventMeta { topic: topics::CART_EVENTS, event_type, version: 1, source: SOURCE };
-    outbox::enqueue_typed(conn, meta, cart.to_string(), data).await
+    outbox::enqueue_typed(conn, kind.meta(SOURCE), cart.to_string(), data).await
 }

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
+mod event_contracts;
 mod events;
 mod helpers;
 mod http;
