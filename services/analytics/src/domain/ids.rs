@@ -11,7 +11,7 @@ macro_rules! id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[derive(diesel::expression::AsExpression)]
+        #[derive(diesel::expression::AsExpression, schemars::JsonSchema)]
         #[diesel(sql_type = SqlUuid)]
         #[serde(transparent)]
         pub struct $name(pub Uuid);

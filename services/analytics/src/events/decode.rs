@@ -9,11 +9,78 @@ use super::payloads::{
 use crate::domain::ids::{CartId, OrderId, ProductId, UserId};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use shop_common::events::Envelope;
+use shop_common::events::contract::{EventContract, consumed};
+use shop_common::events::{Envelope, topics};
 use shop_common::money::Money;
 
 /// The only payload version analytics understands, for every type.
 pub const SUPPORTED_VERSION: u32 = 1;
+
+/// Every type analytics decodes; others are ignored.
+const KNOWN: &[&str] = &[
+    "product.created",
+    "product.updated",
+    "product.deleted",
+    "user.registered",
+    "user.logged_in",
+    "cart.item_added",
+    "cart.item_updated",
+    "cart.item_removed",
+    "cart.cleared",
+    "cart.merged",
+    "order.created",
+    "order.confirmed",
+    "order.cancelled",
+    "order.failed",
+    "order.shipped",
+    "payment.succeeded",
+    "payment.failed",
+    "payment.refunded",
+    "inventory.reserved",
+    "inventory.rejected",
+    "inventory.released",
+    "inventory.adjusted",
+    "inventory.low_stock",
+];
+
+/// What [`decode`] reads of each type (the payload struct it decodes into) at the supported
+/// version: checked against the producers' recorded schemas by the `event_contracts` test.
+pub fn consumed_contracts() -> Vec<EventContract> {
+    let v = SUPPORTED_VERSION;
+    let (product, user, cart, order, payment, inventory) = (
+        topics::PRODUCT_EVENTS,
+        topics::USER_EVENTS,
+        topics::CART_EVENTS,
+        topics::ORDER_EVENTS,
+        topics::PAYMENT_EVENTS,
+        topics::INVENTORY_EVENTS,
+    );
+    vec![
+        consumed::<ProductSnapshot>(product, "product.created", v),
+        consumed::<ProductSnapshot>(product, "product.updated", v),
+        consumed::<ProductDeleted>(product, "product.deleted", v),
+        consumed::<UserRegistered>(user, "user.registered", v),
+        consumed::<UserLoggedIn>(user, "user.logged_in", v),
+        consumed::<CartItemAdded>(cart, "cart.item_added", v),
+        consumed::<CartTouched>(cart, "cart.item_updated", v),
+        consumed::<CartTouched>(cart, "cart.item_removed", v),
+        consumed::<CartTouched>(cart, "cart.cleared", v),
+        consumed::<CartMerged>(cart, "cart.merged", v),
+        consumed::<OrderPlaced>(order, "order.created", v),
+        consumed::<OrderPlaced>(order, "order.confirmed", v),
+        consumed::<OrderStep>(order, "order.cancelled", v),
+        consumed::<OrderStep>(order, "order.failed", v),
+        consumed::<OrderStep>(order, "order.shipped", v),
+        consumed::<Payment>(payment, "payment.succeeded", v),
+        consumed::<Payment>(payment, "payment.failed", v),
+        consumed::<Payment>(payment, "payment.refunded", v),
+        consumed::<InventoryEvent>(inventory, "inventory.reserved", v),
+        consumed::<InventoryEvent>(inventory, "inventory.rejected", v),
+        consumed::<InventoryEvent>(inventory, "inventory.released", v),
+        consumed::<InventoryEvent>(inventory, "inventory.adjusted", v),
+        consumed::<InventoryEvent>(inventory, "inventory.low_stock", v),
+    ]
+}
 
 /// Which timestamp of the order an order event sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,31 +174,6 @@ pub struct Rejected(pub String);
 
 /// Decodes `event`; `Ok(None)` for types analytics does not know (ignored).
 pub fn decode(event: &Envelope) -> Result<Option<Fact>, Rejected> {
-    const KNOWN: &[&str] = &[
-        "product.created",
-        "product.updated",
-        "product.deleted",
-        "user.registered",
-        "user.logged_in",
-        "cart.item_added",
-        "cart.item_updated",
-        "cart.item_removed",
-        "cart.cleared",
-        "cart.merged",
-        "order.created",
-        "order.confirmed",
-        "order.cancelled",
-        "order.failed",
-        "order.shipped",
-        "payment.succeeded",
-        "payment.failed",
-        "payment.refunded",
-        "inventory.reserved",
-        "inventory.rejected",
-        "inventory.released",
-        "inventory.adjusted",
-        "inventory.low_stock",
-    ];
     let kind = event.event_type.as_str();
     if !KNOWN.contains(&kind) {
         return Ok(None);
@@ -287,6 +329,17 @@ mod tests {
         assert_eq!(decode(&envelope("whatever", 7, json!(null))).unwrap(), None);
         let err = decode(&envelope("order.created", 2, json!({}))).unwrap_err();
         assert!(err.0.contains("version 2"), "{err:?}");
+    }
+
+    #[test]
+    fn declares_every_known_type_and_rejects_other_versions() {
+        let contracts = consumed_contracts();
+        let declared: Vec<&str> = contracts.iter().map(|c| c.event_type).collect();
+        assert_eq!(declared, KNOWN);
+        for contract in contracts {
+            let err = decode(&envelope(contract.event_type, contract.version + 1, json!({}))).unwrap_err();
+            assert!(err.0.contains("unsupported"), "{err:?}");
+        }
     }
 
     #[test]

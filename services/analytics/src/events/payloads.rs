@@ -3,10 +3,11 @@
 
 use crate::domain::ids::{CartId, OrderId, ProductId, UserId};
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use shop_common::money::Money;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct ProductSnapshot {
     pub product_id: ProductId,
     pub sku: String,
@@ -19,26 +20,26 @@ pub struct ProductSnapshot {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct ProductDeleted {
     pub product_id: ProductId,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct UserRegistered {
     pub user_id: UserId,
     #[serde(default)]
     pub registered_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct UserLoggedIn {
     pub user_id: UserId,
     #[serde(default)]
     pub logged_in_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct CartItemAdded {
     pub cart_id: CartId,
     #[serde(default)]
@@ -48,7 +49,7 @@ pub struct CartItemAdded {
     pub at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct CartMerged {
     pub from_cart_id: CartId,
     pub into_cart_id: CartId,
@@ -57,12 +58,12 @@ pub struct CartMerged {
 }
 
 /// `cart.item_updated`, `cart.item_removed`, `cart.cleared`: checked, not stored.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct CartTouched {
     pub cart_id: CartId,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct OrderLine {
     pub product_id: ProductId,
     #[serde(default)]
@@ -73,7 +74,7 @@ pub struct OrderLine {
     pub unit_price: Money,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct OrderPlaced {
     pub order_id: OrderId,
     #[serde(default)]
@@ -88,7 +89,7 @@ pub struct OrderPlaced {
 }
 
 /// `order.cancelled`, `order.failed`, `order.shipped`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct OrderStep {
     pub order_id: OrderId,
     #[serde(default)]
@@ -96,7 +97,7 @@ pub struct OrderStep {
 }
 
 /// `payment.succeeded`/`payment.failed` (checked, not stored) and `payment.refunded`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct Payment {
     pub order_id: OrderId,
     #[serde(default)]
@@ -108,7 +109,7 @@ pub struct Payment {
 }
 
 /// `inventory.*`: analytics reads no figure from them yet; the key fields are checked.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct InventoryEvent {
     #[serde(default)]
     pub order_id: Option<OrderId>,

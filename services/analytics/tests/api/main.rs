@@ -10,6 +10,7 @@
 
 mod broker;
 mod direct;
+mod event_contracts;
 mod figures;
 mod helpers;
 mod history;
