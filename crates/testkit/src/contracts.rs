@@ -732,6 +732,31 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    /// The rules on the real recorded schemas (schemars' shapes, not hand-written ones): each is
+    /// compatible with itself, and dropping or nulling any required field breaks it.
+    #[test]
+    fn recorded_schemas_catch_removed_and_nulled_fields() {
+        let mut checked = 0;
+        for entry in std::fs::read_dir(schemas_dir()).unwrap() {
+            let path = entry.unwrap().path();
+            let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            assert_eq!(incompatibilities(&schema, &schema), Vec::<String>::new(), "{}", path.display());
+            for name in schema["required"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_owned()) {
+                let removed = with(schema.clone(), |s| remove_field(s, &name));
+                assert_breaks(&schema, &removed, &format!("`{name}`: required by the reader"));
+                let original = schema["properties"][&name].clone();
+                if incompatibilities(&original, &json!({"type": "null"})).is_empty() {
+                    continue; // already nullable
+                }
+                let nulled =
+                    with(schema.clone(), |s| s["properties"][&name] = json!({"anyOf": [original, {"type": "null"}]}));
+                assert_breaks(&schema, &nulled, &format!("`{name}`: the writer may send null"));
+            }
+            checked += 1;
+        }
+        assert!(checked > 0, "no schemas in {}", schemas_dir().display());
+    }
+
     #[test]
     fn file_text_is_sorted_and_ends_with_a_newline() {
         let text = to_file_text(&json!({"b": 1, "a": {"d": 2, "c": 3}}));
