@@ -264,3 +264,20 @@ async fn page_and_total(
     };
     Ok(Listed::new(rows, total.total, searching))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_total_is_capped_and_says_so() {
+        let capped = Listed::new(Vec::new(), SEARCH_CAP, true);
+        assert_eq!((capped.total, capped.total_capped), (SEARCH_CAP, true), "reaching the cap counts as capped");
+        let capped = Listed::new(Vec::new(), SEARCH_CAP + 405, true);
+        assert_eq!((capped.total, capped.total_capped), (SEARCH_CAP, true));
+        let exact = Listed::new(Vec::new(), SEARCH_CAP - 1, true);
+        assert_eq!((exact.total, exact.total_capped), (SEARCH_CAP - 1, false));
+        let listing = Listed::new(Vec::new(), 100_000, false);
+        assert_eq!((listing.total, listing.total_capped), (100_000, false), "plain listings count everything");
+    }
+}
