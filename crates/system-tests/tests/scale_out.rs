@@ -8,12 +8,12 @@
 //!
 //! | membership | SIGTERM | SIGKILL |
 //! |---|---|---|
-//! | dynamic (no `KAFKA_GROUP_INSTANCE_ID`) | the survivor takes over at once (< 0.5 s) | never reassigned |
+//! | dynamic (no `KAFKA_GROUP_INSTANCE_ID`) | the survivor takes over at once (< 0.5 s) | not reassigned within 45 s |
 //! | static (`KAFKA_GROUP_INSTANCE_ID`, KIP-345) | not reassigned within 45 s | not reassigned within 45 s |
 //!
-//! A static member never sends LeaveGroup (KIP-345: librdkafka leaves that to the session
-//! timeout), and tansu does not expire a member whose session timed out, so with static ids a
-//! stopped instance's partitions wait until an instance with the same id joins again (~6 s after
+//! tansu neither expires a member whose session timed out nor rebalances when a static member
+//! stops (librdkafka sends no LeaveGroup for a static member on close, KIP-345), so with static ids
+//! a stopped instance's partitions wait until an instance with the same id joins again (~6 s after
 //! it starts). Apache Kafka reassigns them after the session timeout in every case. Hence two
 //! tests, each proving what really works here and nothing it cannot:
 //!
