@@ -109,3 +109,30 @@ describe('components', () => {
     expect(tree[1].children[0].children[0].slug).toBe('desk')
   })
 })
+
+describe('route guard', () => {
+  beforeEach(() => localStorage.clear())
+
+  const session = (roles: string[]) => ({
+    access_token: 'a', refresh_token: 'r', token_type: 'Bearer', expires_in: 1, refresh_expires_in: 1,
+    user: { id: 'u', email: 'x@y.z', name: 'X', roles, created_at: '' },
+  })
+
+  it('sends guests to sign-in, keeps customers out of admin, lets admins in', async () => {
+    const { router: appRouter } = await import('../../src/router')
+    const { auth } = setup()
+    await appRouter.push('/admin/inventory')
+    expect(appRouter.currentRoute.value.name).toBe('login')
+    expect(appRouter.currentRoute.value.query.next).toBe('/admin/inventory')
+
+    auth.accept(session(['customer']))
+    await appRouter.push('/admin/inventory')
+    expect(appRouter.currentRoute.value.name).toBe('forbidden')
+    await appRouter.push('/orders')
+    expect(appRouter.currentRoute.value.name).toBe('orders')
+
+    auth.accept(session(['admin']))
+    await appRouter.push('/admin/inventory')
+    expect(appRouter.currentRoute.value.name).toBe('admin-inventory')
+  })
+})
