@@ -17,6 +17,7 @@ pub mod frontend;
 pub mod health;
 pub mod info;
 pub mod proxy;
+pub mod ratelimit;
 pub mod routes;
 pub mod scrape;
 pub mod settings;
@@ -40,6 +41,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningService> {
     let frontend = settings.frontend_dir.as_deref().map(frontend::Frontend::new).transpose()?;
     scrape::describe();
     auth::describe();
+    ratelimit::describe();
 
     let routes_state = state.clone();
     let routes = Arc::new(move |cfg: &mut web::ServiceConfig| configure(cfg, routes_state.clone(), frontend.clone()));
@@ -48,6 +50,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningService> {
     app.probe_routes = false;
     app.probes.push(Arc::new(RedisProbe(state.redis.clone())));
     app.background.extend(state.auth.denylist().sync_task());
+    let (limiter, redis_client) = (state.rate_limiter.clone(), state.redis_client.clone());
+    app.background.push(Box::new(move |shutdown| Box::pin(async move { limiter.sync(redis_client, shutdown).await })));
     app.workers = settings.http_workers;
     app.shutdown_grace = settings.shutdown_grace;
     app.bind_and_start(&settings.host, settings.port)

@@ -2,6 +2,7 @@
 //! the start with a [`SettingsError`] naming the variable.
 
 use crate::auth::AuthSettings;
+use crate::ratelimit::{RateLimitSettings, TrustedNetwork};
 use crate::upstream::Upstreams;
 use shop_common::settings::{Env, RedisSettings, SettingsError};
 use std::path::PathBuf;
@@ -32,7 +33,18 @@ pub struct Settings {
     /// `FRONTEND_DIR`: the built web UI, served under `/app/` when set (`make run`; see
     /// [`crate::frontend`]). Unset, the gateway serves no files.
     pub frontend_dir: Option<PathBuf>,
+    /// `RATE_LIMIT_PER_MINUTE` (0: off), `RATE_LIMIT_SYNC_MS`, `RATE_LIMIT_KEY_PREFIX`,
+    /// `RATE_LIMIT_MAX_CLIENTS`: per-client request limits ([`crate::ratelimit`]).
+    pub rate_limit: RateLimitSettings,
+    /// `TRUSTED_PROXIES`: comma-separated addresses or networks (CIDR) of reverse proxies in front
+    /// of the gateway (nginx in compose, an ingress); their `X-Forwarded-For` names the client.
+    /// Empty: the peer is the client, and a client-sent `X-Forwarded-For` counts for nothing.
+    pub trusted_proxies: Vec<TrustedNetwork>,
 }
+
+/// 100 requests a second sustained per user or address: far above what a person clicking through
+/// the shop sends, low enough that one client cannot occupy the platform.
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u64 = 6_000;
 
 impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
@@ -49,11 +61,20 @@ impl Settings {
             redis: RedisSettings::from_env(env)?,
             shutdown_grace: env.millis_or("SHUTDOWN_GRACE_MS", Duration::from_secs(20))?,
             frontend_dir: env.get("FRONTEND_DIR").map(PathBuf::from),
+            rate_limit: RateLimitSettings {
+                per_minute: Some(env.parse_or("RATE_LIMIT_PER_MINUTE", DEFAULT_RATE_LIMIT_PER_MINUTE)?)
+                    .filter(|limit| *limit > 0),
+                sync_interval: env.millis_or("RATE_LIMIT_SYNC_MS", Duration::from_millis(100))?,
+                key_prefix: env.string_or("RATE_LIMIT_KEY_PREFIX", "ratelimit:"),
+                max_clients: env.parse_or("RATE_LIMIT_MAX_CLIENTS", 100_000)?,
+            },
+            trusted_proxies: trusted_proxies(env)?,
         };
         // A zero timeout would fail every request; say so at start rather than at the first call.
         for (name, value) in [
             ("UPSTREAM_TIMEOUT_MS", settings.upstream_timeout),
             ("UPSTREAM_CONNECT_TIMEOUT_MS", settings.upstream_connect_timeout),
+            ("RATE_LIMIT_SYNC_MS", settings.rate_limit.sync_interval),
         ] {
             if value.is_zero() {
                 return Err(SettingsError::Invalid {
@@ -65,6 +86,21 @@ impl Settings {
         }
         Ok(settings)
     }
+}
+
+fn trusted_proxies(env: &Env) -> Result<Vec<TrustedNetwork>, SettingsError> {
+    let Some(list) = env.get("TRUSTED_PROXIES") else { return Ok(Vec::new()) };
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry.parse().map_err(|reason| SettingsError::Invalid {
+                name: "TRUSTED_PROXIES".into(),
+                value: list.clone(),
+                reason,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -82,6 +118,19 @@ mod tests {
         assert_eq!(settings.max_body_bytes, 1024 * 1024);
         assert_eq!(settings.redis.url.expose(), "redis://127.0.0.1:6379");
         assert_eq!(settings.frontend_dir, None);
+        assert_eq!(settings.rate_limit.per_minute, Some(DEFAULT_RATE_LIMIT_PER_MINUTE));
+        assert_eq!(settings.rate_limit.sync_interval, Duration::from_millis(100));
+        assert!(settings.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn rate_limits_can_be_switched_off_and_proxies_trusted() {
+        let env = Env::from_pairs([("RATE_LIMIT_PER_MINUTE", "0"), ("TRUSTED_PROXIES", "10.0.0.2, fd00::/8")]);
+        let settings = Settings::from_env(&env).unwrap();
+        assert_eq!(settings.rate_limit.per_minute, None);
+        assert_eq!(settings.trusted_proxies, vec!["10.0.0.2".parse().unwrap(), "fd00::/8".parse().unwrap()]);
+        let err = Settings::from_env(&Env::from_pairs([("TRUSTED_PROXIES", "10.0.0.2,nginx")])).unwrap_err();
+        assert!(err.to_string().contains("TRUSTED_PROXIES"), "{err}");
     }
 
     #[test]
@@ -116,6 +165,8 @@ mod tests {
             ("MAX_BODY_BYTES", "1MiB"),
             ("CART_SERVICE_URL", "cart:5103"),
             ("REDIS_PORT", "x"),
+            ("RATE_LIMIT_PER_MINUTE", "lots"),
+            ("RATE_LIMIT_SYNC_MS", "0"),
         ] {
             let err = Settings::from_env(&Env::from_pairs([(name, value)])).unwrap_err();
             assert!(matches!(&err, SettingsError::Invalid { name: n, .. } if n == name), "{name}={value}: {err}");

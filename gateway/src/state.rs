@@ -4,10 +4,12 @@
 use crate::auth::Authenticator;
 use crate::auth::denylist::DenyList;
 use crate::auth::verify::Verifier;
+use crate::ratelimit::RateLimiter;
 use crate::settings::Settings;
 use crate::upstream::Upstreams;
 use anyhow::Context;
 use shop_common::redis::{self, RedisPool};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Idle upstream connections are closed a little before actix's default keep-alive (5 s) would
@@ -29,6 +31,10 @@ pub struct GatewayState {
     pub max_body_bytes: u64,
     pub redis: RedisPool,
     pub auth: Authenticator,
+    pub rate_limiter: Arc<RateLimiter>,
+    pub trusted_proxies: Vec<crate::ratelimit::TrustedNetwork>,
+    /// Redis for background tasks that keep their own connections (the rate limiter's sync).
+    pub redis_client: shop_common::redis::redis::Client,
 }
 
 impl GatewayState {
@@ -52,6 +58,10 @@ impl GatewayState {
             max_body_bytes: settings.max_body_bytes,
             redis,
             auth,
+            rate_limiter: Arc::new(RateLimiter::new(settings.rate_limit.clone())),
+            trusted_proxies: settings.trusted_proxies.clone(),
+            redis_client: shop_common::redis::redis::Client::open(settings.redis.url.expose())
+                .map_err(|err| anyhow::anyhow!("the Redis URL is invalid: {err}"))?,
         })
     }
 

@@ -14,4 +14,5 @@ mod health;
 mod limits;
 mod metrics;
 mod pool;
+mod rate_limits;
 mod routing;

@@ -31,6 +31,8 @@ impl TestGateway {
             ("PORT".into(), "0".into()),
             ("HTTP_WORKERS".into(), "2".into()),
             ("SHUTDOWN_GRACE_MS".into(), "1000".into()),
+            // Every test client is 127.0.0.1: each gateway counts its own requests.
+            ("RATE_LIMIT_KEY_PREFIX".into(), format!("{}ratelimit:", shop_testkit::unique_prefix())),
         ];
         for service in Service::ALL {
             let url = upstreams.iter().find(|(s, _)| *s == service).map_or_else(dead_url, |(_, url)| url.clone());
