@@ -182,8 +182,12 @@ impl Stack {
         let mut databases = HashMap::new();
         let mut envs = HashMap::new();
         let gateway_port = free_port();
-        let mut gateway_env: Vec<(String, String)> =
-            vec![("PORT".into(), gateway_port.to_string()), ("HTTP_WORKERS".into(), "2".into())];
+        let mut gateway_env: Vec<(String, String)> = vec![
+            ("PORT".into(), gateway_port.to_string()),
+            ("HTTP_WORKERS".into(), "2".into()),
+            // Every test client is 127.0.0.1: each stack counts its own requests.
+            ("RATE_LIMIT_KEY_PREFIX".into(), format!("{prefix}ratelimit:")),
+        ];
         let mut service_urls = Vec::new();
         for spec in SERVICES {
             let db = TestDb::create(spec.migration_set, spec.migrations).await.unwrap();
@@ -330,6 +334,11 @@ impl Stack {
     /// SIGTERM one process and return its exit status.
     pub fn terminate(&mut self, name: &str) -> ExitStatus {
         self.processes.remove(name).unwrap_or_else(|| panic!("{name} is not running")).terminate()
+    }
+
+    /// Whether the named process (service, replica or gateway) runs (was not stopped by the test).
+    pub fn is_running(&self, name: &str) -> bool {
+        self.processes.contains_key(name)
     }
 
     /// Starts a stopped process again with the same settings (same port, same database).
