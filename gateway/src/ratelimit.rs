@@ -49,7 +49,7 @@ pub enum ClientKey {
 impl ClientKey {
     /// The verified user if there is one, else the peer address.
     pub fn of(admission: &Admission, peer: Option<IpAddr>) -> Option<Self> {
-        match (&admission.identity, peer) {
+        match (admission.identity(), peer) {
             (Some(identity), _) => Some(Self::User(identity.user_id)),
             (None, Some(ip)) => Some(Self::Ip(ip)),
             (None, None) => None,

@@ -29,12 +29,21 @@ use crate::routes::Access;
 use actix_web::http::header::HeaderMap;
 use denylist::DenyList;
 use shop_common::auth::Identity;
+use std::sync::Arc;
+use verified::Caller;
 use verify::Verifier;
 
-/// The gateway's decision about a request that may proceed: who the caller is, if anyone.
+/// The gateway's decision about a request that may proceed: who the caller is, if anyone (shared
+/// with the verified-token cache, so admitting a known token copies nothing).
 #[derive(Debug, Clone)]
 pub struct Admission {
-    pub identity: Option<Identity>,
+    pub caller: Option<Arc<Caller>>,
+}
+
+impl Admission {
+    pub fn identity(&self) -> Option<&Identity> {
+        self.caller.as_deref().map(|caller| &caller.identity)
+    }
 }
 
 /// Verifies tokens and applies the route policy; shared by all workers.
@@ -57,17 +66,17 @@ impl Authenticator {
     pub async fn admit(&self, headers: &HeaderMap, access: Access) -> Result<Admission, AuthFailure> {
         // A token is verified whatever the route: a bad one is a 401 even where none is needed,
         // so a client never mistakes a broken session for being a guest.
-        let identity = match bearer::token(headers)? {
+        let caller = match bearer::token(headers)? {
             Some(token) => Some(self.authenticate(token).await?),
             None => None,
         };
-        authorize(access, identity.as_ref())?;
-        Ok(Admission { identity })
+        authorize(access, caller.as_deref().map(|caller| &caller.identity))?;
+        Ok(Admission { caller })
     }
 
-    async fn authenticate(&self, token: &str) -> Result<Identity, AuthFailure> {
-        let identity = self.verifier.verify(token).await?;
-        if let Some(jti) = &identity.token_id {
+    async fn authenticate(&self, token: &str) -> Result<Arc<Caller>, AuthFailure> {
+        let caller = self.verifier.verify(token).await?;
+        if let Some(jti) = &caller.identity.token_id {
             match self.denylist.contains(jti).await {
                 Ok(false) => {}
                 Ok(true) => return Err(AuthFailure::Revoked),
@@ -77,7 +86,7 @@ impl Authenticator {
                 }
             }
         }
-        Ok(identity)
+        Ok(caller)
     }
 }
 

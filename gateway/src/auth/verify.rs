@@ -16,7 +16,7 @@ use super::claims::{self, ClaimsLayout};
 use super::failure::AuthFailure;
 use super::jwks::{JwksCache, Lookup, PinnedKey};
 use super::settings::AuthSettings;
-use super::verified::{self, VerifiedTokens};
+use super::verified::{self, Caller, VerifiedTokens};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
@@ -99,18 +99,18 @@ impl Verifier {
 
     /// The verified identity of `token`, or why it is refused. The deny-list is checked by the
     /// caller (it needs Redis; this needs only keys).
-    pub async fn verify(&self, token: &str) -> Result<Identity, AuthFailure> {
+    pub async fn verify(&self, token: &str) -> Result<Arc<Caller>, AuthFailure> {
         let now = jsonwebtoken::get_current_timestamp() as i64;
         let generation = self.key_generation();
-        if let Some(identity) = self.verified.get(token, now, generation) {
-            return Ok(identity);
+        if let Some(caller) = self.verified.get(token, now, generation) {
+            return Ok(caller);
         }
-        let identity = self.verify_fully(token).await?;
-        if let Some(exp) = identity.token_expires_at {
+        let caller = Arc::new(Caller::new(self.verify_fully(token).await?));
+        if let Some(exp) = caller.identity.token_expires_at {
             let valid_until = exp.saturating_add(self.leeway.as_secs() as i64);
-            self.verified.insert(token, identity.clone(), valid_until, now, generation);
+            self.verified.insert(token, caller.clone(), valid_until, now, generation);
         }
-        Ok(identity)
+        Ok(caller)
     }
 
     /// Changes whenever any issuer's key set is replaced.

@@ -76,13 +76,9 @@ pub fn to_upstream(incoming: &ActixHeaderMap, client: Client<'_>, request_id: Op
 
 /// Adds the verified caller's `x-auth-*` headers (after [`to_upstream`] removed any the client
 /// sent), so services read who is calling without seeing or re-checking the token.
-pub fn add_identity(out: &mut HeaderMap, identity: &shop_common::auth::Identity) {
-    for (name, value) in identity.to_headers() {
-        // Every value comes from verified, validated claims (UUIDs, role names, numbers, short ids);
-        // one that cannot be a header value is left out rather than failing the request.
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            out.insert(HeaderName::from_static(name), value);
-        }
+pub fn add_identity(out: &mut HeaderMap, caller: &crate::auth::verified::Caller) {
+    for (name, value) in &caller.headers {
+        out.insert(name.clone(), value.clone());
     }
 }
 

@@ -58,8 +58,8 @@ pub async fn forward(
     let scheme = if req.app_config().secure() { "https" } else { "http" };
     let client = headers::Client { ip: req.peer_addr().map(|addr| addr.ip()), scheme };
     let mut request_headers = headers::to_upstream(req.headers(), client, request_id::current().as_deref());
-    if let Some(identity) = &admission.identity {
-        headers::add_identity(&mut request_headers, identity);
+    if let Some(caller) = &admission.caller {
+        headers::add_identity(&mut request_headers, caller);
     }
     let request = worker
         .0
@@ -96,7 +96,7 @@ pub async fn forward(
     };
     record(service, status, started);
     if route.path == routes::LOGOUT_PATH && (200..300).contains(&status) {
-        remember_logout(&state, admission.identity.as_ref());
+        remember_logout(&state, admission.identity());
     }
     result
 }
