@@ -37,7 +37,7 @@ def merge(path, new_text):
             merged.append((heading, latest[heading]))
     out = header.rstrip("\n") + "\n"
     for heading, body in merged:
-        out += "\n## " + heading + "\n" + body.strip("\n") + "\n"
+        out += "\n## " + heading + "\n\n" + body.strip("\n") + "\n"
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w") as f:
         f.write(out)
