@@ -57,7 +57,9 @@ impl Settings {
             upstreams,
             upstream_timeout: env.millis_or("UPSTREAM_TIMEOUT_MS", Duration::from_secs(10))?,
             upstream_connect_timeout: env.millis_or("UPSTREAM_CONNECT_TIMEOUT_MS", Duration::from_secs(1))?,
-            max_body_bytes: env.parse_or("MAX_BODY_BYTES", 1024 * 1024)?,
+            // The services' own JSON limit (shop_common::http::extract): a bigger body is refused
+            // here, before it costs an upstream connection.
+            max_body_bytes: env.parse_or("MAX_BODY_BYTES", shop_common::http::extract::DEFAULT_JSON_LIMIT as u64)?,
             redis: RedisSettings::from_env(env)?,
             shutdown_grace: env.millis_or("SHUTDOWN_GRACE_MS", Duration::from_secs(20))?,
             frontend_dir: env.get("FRONTEND_DIR").map(PathBuf::from),
@@ -115,7 +117,7 @@ mod tests {
         assert_eq!(settings.upstreams.base(Service::Catalog), "http://127.0.0.1:5102");
         assert_eq!(settings.upstream_timeout, Duration::from_secs(10));
         assert_eq!(settings.upstream_connect_timeout, Duration::from_secs(1));
-        assert_eq!(settings.max_body_bytes, 1024 * 1024);
+        assert_eq!(settings.max_body_bytes, 256 * 1024);
         assert_eq!(settings.redis.url.expose(), "redis://127.0.0.1:6379");
         assert_eq!(settings.frontend_dir, None);
         assert_eq!(settings.rate_limit.per_minute, Some(DEFAULT_RATE_LIMIT_PER_MINUTE));

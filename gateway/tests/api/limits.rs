@@ -50,9 +50,9 @@ async fn a_streamed_body_that_grows_past_the_limit_is_a_413() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamed_body_within_the_limit_arrives_whole() {
     let cart = FakeUpstream::start("cart");
-    // The default limit (1 MiB), well above actix's 256 KiB default for buffered bodies, which
-    // must not apply to the streamed proxy body.
-    let gateway = TestGateway::in_front_of(&[&cart], &[]).await;
+    // A limit (1 MiB) well above actix's 256 KiB default for buffered bodies, which must not apply
+    // to the streamed proxy body.
+    let gateway = TestGateway::in_front_of(&[&cart], &[("MAX_BODY_BYTES", "1048576")]).await;
 
     let response = gateway.client.post(gateway.url("/cart/items")).body(chunked(120, 5000)).send().await.unwrap();
     assert_eq!(response.status(), 200);
