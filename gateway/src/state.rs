@@ -33,7 +33,7 @@ pub struct GatewayState {
     pub auth: Authenticator,
     pub rate_limiter: Arc<RateLimiter>,
     pub trusted_proxies: Vec<crate::ratelimit::TrustedNetwork>,
-    /// Redis for background tasks that keep their own connections (the rate limiter's sync).
+    /// Redis for what keeps its own connections: the deny-list and the rate limiter's sync.
     pub redis_client: shop_common::redis::redis::Client,
 }
 
@@ -41,14 +41,12 @@ impl GatewayState {
     pub fn new(settings: &Settings) -> anyhow::Result<Self> {
         let client = build_client(settings)?;
         let redis = redis::build_pool(&settings.redis)?;
+        let redis_client = shop_common::redis::redis::Client::open(settings.redis.url.expose())
+            .map_err(|err| anyhow::anyhow!("the Redis URL is invalid: {err}"))?;
         // JWKS fetches share the upstream client (and its pool): the auth service is an upstream.
         let auth = Authenticator::new(
             Verifier::new(&settings.auth, &client),
-            DenyList::new(
-                settings.redis.url.expose(),
-                settings.redis.timeout,
-                settings.auth.denylist_replica_capacity,
-            )?,
+            DenyList::new(redis_client.clone(), settings.redis.timeout, settings.auth.denylist_replica_capacity),
         );
         Ok(Self {
             client,
@@ -60,8 +58,7 @@ impl GatewayState {
             auth,
             rate_limiter: Arc::new(RateLimiter::new(settings.rate_limit.clone())),
             trusted_proxies: settings.trusted_proxies.clone(),
-            redis_client: shop_common::redis::redis::Client::open(settings.redis.url.expose())
-                .map_err(|err| anyhow::anyhow!("the Redis URL is invalid: {err}"))?,
+            redis_client,
         })
     }
 

@@ -40,12 +40,11 @@ pub struct DenyList {
 }
 
 impl DenyList {
-    /// `url` is Redis' (connections open lazily, so an outage never blocks start-up).
+    /// `client` is Redis' (connections open lazily, so an outage never blocks start-up).
     /// `replica_capacity`: keep an in-memory replica of at most that many entries, or none.
-    pub fn new(url: &str, timeout: Duration, replica_capacity: Option<usize>) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).map_err(|err| anyhow::anyhow!("the Redis URL is invalid: {err}"))?;
+    pub fn new(client: redis::Client, timeout: Duration, replica_capacity: Option<usize>) -> Self {
         let replica = replica_capacity.map(|capacity| Arc::new(Replica::new(capacity)));
-        Ok(Self { client, timeout, shared: Arc::new(Mutex::new(HashMap::new())), replica })
+        Self { client, timeout, shared: Arc::new(Mutex::new(HashMap::new())), replica }
     }
 
     /// The task keeping the replica in sync, if there is one (run it with the server).

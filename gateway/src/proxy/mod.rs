@@ -107,9 +107,7 @@ fn remember_logout(state: &GatewayState, identity: Option<&shop_common::auth::Id
     if let Some(identity) = identity
         && let (Some(jti), Some(expires_at)) = (&identity.token_id, identity.token_expires_at)
     {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| i64::try_from(since.as_secs()).unwrap_or(i64::MAX));
+        let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
         // The auth service keeps the entry a leeway past `exp`; so does the copy.
         let ttl_secs = expires_at.saturating_sub(now).saturating_add(denylist::LEEWAY_SECS).max(0);
         state.auth.denylist().record_logout(jti, std::time::Duration::from_secs(ttl_secs.unsigned_abs()));
